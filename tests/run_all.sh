@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Every check, in CI's order: notebooks clean, library in sync, notebooks run, pytest last.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$PWD/.venv/bin:$PATH"
+
+snapshot() { find nbs avl_nb \( -name '*.ipynb' -o -name '*.py' \) -not -path '*/.ipynb_checkpoints/*' -print0 | sort -z | xargs -0 sha256sum; }
+
+before=$(snapshot); nbdev_clean; after=$(snapshot)
+if [ "$before" != "$after" ]; then
+  echo "FAIL: nbdev_clean changed these notebooks; run nbdev_clean and commit:"; diff <(echo "$before") <(echo "$after") || true; exit 1
+fi
+echo "ok: notebooks are clean"
+
+before=$(snapshot); nbdev_export; after=$(snapshot)
+if [ "$before" != "$after" ]; then
+  echo "FAIL: avl_nb/ is out of sync with the notebooks; run nbdev_export and commit:"; diff <(echo "$before") <(echo "$after") || true; exit 1
+fi
+echo "ok: library in sync with the notebooks"
+
+timeout "${NBDEV_TEST_TIMEOUT:-1800}" nbdev_test --do_print --timing
+python -m pytest tests "$@"
