@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np, torch, soundfile as sf, librosa
 from PIL import Image, UnidentifiedImageError
-from torch.utils.data import Dataset, get_worker_info
+from torch.utils.data import Dataset
 from torchvision import tv_tensors
 from torchvision.transforms import v2
 from .core import DataError
@@ -171,6 +171,7 @@ def check_wav(path # a `.wav` file
 
 # %% ../nbs/02_data.ipynb #ec7a13ae
 _WINDOWS = ('center', 'start', 'random')
+_SHORT = ('tile', 'pad')
 
 def _read_audio(path):
     "(channels, n) float32 and the native rate: soundfile first, librosa (audioread) for what it can't read."
@@ -190,10 +191,12 @@ def load_wave(path, # an audio file (wav, flac, ogg, mp3, ...)
               sr:int, # the sample rate to return, Hz
               seconds:float|None=None, # window length; None returns the whole file
               window:str='center', # 'center' (EZ-VSL family), 'start' (LVS) or 'random' (training crops)
-              rng:np.random.Generator|None=None # randomness for window='random' (a fresh generator if None)
+              rng:np.random.Generator|None=None, # randomness for window='random' (a fresh generator if None)
+              short:str='tile' # a file shorter than the window: 'tile' it (references) or 'pad' it with zeros
              ) -> np.ndarray:
     "Mono float32 waveform at `sr`, clipped to [-1,1]; exactly `round(sr*seconds)` samples when `seconds` is given."
     if window not in _WINDOWS: raise ValueError(f'window must be one of {_WINDOWS}, not {window!r}')
+    if short not in _SHORT: raise ValueError(f'short must be one of {_SHORT}, not {short!r}')
     path = Path(path)
     if not path.is_file(): raise DataError(path, 'audio file not found')
     if path.suffix.lower() == '.wav': check_wav(path)
@@ -206,15 +209,19 @@ def load_wave(path, # an audio file (wav, flac, ogg, mp3, ...)
     if seconds is not None:
         n = int(round(sr * seconds))
         if n <= 0: raise ValueError(f'seconds={seconds} gives no samples at {sr} Hz')
-        if len(x) < n: x = np.tile(x, -(-n // len(x)))[:n]
+        if len(x) < n and short == 'tile': x = np.tile(x, -(-n // len(x)))[:n]
         else:
+            # s: where the window starts in the file; with short='pad' a shorter file gives s <= 0
             if window == 'center': s = (len(x) - n) // 2
             elif window == 'start': s = 0
-            else: s = int((rng if rng is not None else np.random.default_rng()).integers(0, len(x) - n + 1))
-            x = x[s:s + n]
+            else:
+                lo, hi = sorted((0, len(x) - n))
+                s = int((rng if rng is not None else np.random.default_rng()).integers(lo, hi + 1))
+            if len(x) < n: x = np.pad(x, (-s, n - len(x) + s))   # zeros before and after the clip
+            else: x = x[s:s + n]
     return np.clip(x, -1, 1).astype(np.float32)
 
-# %% ../nbs/02_data.ipynb #6d7cb9bb
+# %% ../nbs/02_data.ipynb #b27ff6ea
 def _open_image(path, mode):
     path = Path(path)
     if not path.is_file(): raise DataError(path, 'image file not found')
@@ -230,7 +237,7 @@ def load_image(path # an image file (a frame, `frames/<id>.jpg`)
     "The image, fully decoded, as PIL RGB; `DataError` if it is missing, not an image, or truncated."
     return _open_image(path, 'RGB')
 
-# %% ../nbs/02_data.ipynb #1a606795
+# %% ../nbs/02_data.ipynb #9fdfea11
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 _PRESETS = ('train', 'test', 'test-crop')
 
@@ -266,7 +273,7 @@ class AVTransform:
 
     def __repr__(self): return f'AVTransform({self.preset!r}, size={self.size}' + (f', flip_p={self.flip_p})' if self.preset == 'train' else ')')
 
-# %% ../nbs/02_data.ipynb #2ac2df80
+# %% ../nbs/02_data.ipynb #d220493f
 def av_transform(preset:str='test', # 'train' (resize 1.1×, random crop, flip), 'test' (squash), 'test-crop' (resize+centre crop, LVS)
                  size:int=224, # output side
                  flip_p:float=0.5 # flip probability of the 'train' preset
@@ -274,7 +281,7 @@ def av_transform(preset:str='test', # 'train' (resize 1.1×, random crop, flip),
     "A reference image preset that moves masks (and GT maps) with the image."
     return AVTransform(preset, size, flip_p)
 
-# %% ../nbs/02_data.ipynb #9478e743
+# %% ../nbs/02_data.ipynb #03e94b0d
 _GT_STYLES = (None, 'flickr', 'vggss')
 
 @dataclass
@@ -292,7 +299,7 @@ class AVPair:
         if self.gt_style not in _GT_STYLES: raise ValueError(f'gt_style must be one of {_GT_STYLES}, not {self.gt_style!r}')
         if self.boxes and self.gt_style is None: raise ValueError(f'pair {self.id!r} has boxes but no gt_style')
 
-# %% ../nbs/02_data.ipynb #dc588fb4
+# %% ../nbs/02_data.ipynb #90de84fd
 def _resolve(root, p):
     "`p` as given if it exists or is absolute, else relative to `root`."
     p = Path(p)
@@ -334,7 +341,7 @@ def pairs_from_folder(root, # a folder with `frames/<id>.jpg` and `audio/<id>.wa
         pairs.append(AVPair(i, img, aud, boxes, annotations, label))
     return pairs
 
-# %% ../nbs/02_data.ipynb #d87ca682
+# %% ../nbs/02_data.ipynb #ff5c1f0c
 def pairs_open_set(root, # a standard-layout folder
                    csv, # the extended list: header `video,audio,label` (relative to `root` if not found as given)
                    annotations:str|None=None # where the positives' boxes come from: None, 'flickr' or 'vggss'
@@ -361,7 +368,7 @@ def pairs_open_set(root, # a standard-layout folder
         pairs.append(AVPair(pid, img, aud, boxes, annotations, label, dict(video=video, audio_id=audio, sounding=sounding)))
     return pairs
 
-# %% ../nbs/02_data.ipynb #a218bf5a
+# %% ../nbs/02_data.ipynb #4b8d23bd
 def gt_from_boxes(boxes, # a pair's boxes (None, [] or boxes of the given style)
                   style:str|None, # 'flickr' (boxes in the 224 grid) or 'vggss' (normalised)
                   size:int=224 # side of the map
@@ -374,15 +381,18 @@ def gt_from_boxes(boxes, # a pair's boxes (None, [] or boxes of the given style)
     if style == 'vggss': return vggss_gt_map(boxes, size), (np.clip(np.asarray(boxes, np.float64), 0, 1) * size).astype(int).tolist()
     raise ValueError(f'boxes given with gt_style {style!r}')
 
-# %% ../nbs/02_data.ipynb #76ecc212
+# %% ../nbs/02_data.ipynb #5234dfe7
 class _Draws:
-    "Mixin: `self._rng(i)` gives a fresh generator for each read of item `i`."
-    epoch, _reads = 0, 0
+    """Mixin: every random choice of item `i` is a function of `(rng_seed, i, epoch)` alone: `self._rng(i)` for numpy
+    draws, `self._transform(i, ...)` for the torch draws of random image transforms. So an epoch's data does not depend
+    on the worker count, the read order or a restart (a resumed run sees the very same crops and sounds)."""
+    epoch = 0
     def set_epoch(self, epoch:int): "Make the draws of this epoch differ from other epochs'"; self.epoch = int(epoch)
-    def _rng(self, i):
-        self._reads += 1
-        w = get_worker_info()
-        return np.random.default_rng([self.rng_seed, i, self.epoch, (w.seed if w is not None else 0) % 2**63, self._reads])
+    def _rng(self, i): return np.random.default_rng([self.rng_seed, i, self.epoch])
+    def _transform(self, i, *args):
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(int(np.random.SeedSequence([self.rng_seed, i, self.epoch, 1]).generate_state(1)[0]))
+            return self.transform(*args)
 
 def _tensor(a): return torch.from_numpy(np.ascontiguousarray(a))
 
@@ -402,13 +412,13 @@ class AVDataset(_Draws, Dataset):
     def __len__(self): return len(self.pairs)
     def __getitem__(self, i):
         i = range(len(self))[i]; p = self.pairs[i]
-        image = self.transform(load_image(p.image))
+        image = self._transform(i, load_image(p.image))
         audio = load_wave(p.audio, self.sr, self.seconds, self.window, self._rng(i) if self.window == 'random' else None)
         gt, boxes = gt_from_boxes(p.boxes, p.gt_style, self.gt_size)
         return dict(image=image, audio=_tensor(audio), gt_map=_tensor(gt), has_gt=p.boxes is not None,
                     boxes=boxes, id=p.id, label=p.label or '')
 
-# %% ../nbs/02_data.ipynb #5234dfe7
+# %% ../nbs/02_data.ipynb #8f429d2e
 _LIST_KEYS = ('id', 'boxes', 'label')
 
 def collate_av(batch:list # items of `AVDataset` or `SceneDataset`
@@ -430,7 +440,7 @@ def collate_av(batch:list # items of `AVDataset` or `SceneDataset`
         else: out[k] = vs
     return out
 
-# %% ../nbs/02_data.ipynb #cba04cbd
+# %% ../nbs/02_data.ipynb #21b866d2
 def _read_json(path, what):
     path = Path(path)
     if not path.is_file(): raise DataError(path, f'{what} not found')
@@ -501,7 +511,7 @@ class SceneDataset(_Draws, Dataset):
             raise DataError(fpath, f'image is {W}x{H}, scenes.json says size {self.size}')
         mpath = self.dir / obj['mask']; mask = _open_image(mpath, 'L')
         if mask.size != (W, H): raise DataError(mpath, f'mask is {mask.size[0]}x{mask.size[1]}, its frame {W}x{H}')
-        image, mask = self.transform(img, mask)
+        image, mask = self._transform(i, img, mask)
         x0, y0, x1, y1 = obj['box']
         gt, boxes = gt_from_boxes([[x0 / W, y0 / H, x1 / W, y1 / H]], 'vggss', self.gt_size)
         return dict(image=image, audio=_tensor(audio), gt_map=_tensor(gt), has_gt=True, boxes=boxes, id=sid,

@@ -238,8 +238,8 @@ def test_scene_dataset_draws_sources_and_gt_follows(tmp_path):
     root = make_scenes(tmp_path / 'scenes')
     ds = SceneDataset(root, 'train', draw_source=True, transform=av_transform('train'), rng_seed=3)
     sources, audios = set(), set()
-    for _ in range(16):
-        it = ds[1]
+    for epoch in range(16):
+        ds.set_epoch(epoch); it = ds[1]
         k = it['source']; sources.add(k); audios.add(it['audio'][:8].numpy().tobytes())
         x0, y0, x1, y1 = SCENE_BOXES[k]
         # the drawn object's pixel box, on the 224 grid, computed here by hand: floor(v / 32 * 224) = 7 v
@@ -262,12 +262,18 @@ def test_scene_dataset_fixed_source_mask_and_loader(tmp_path):
     b = next(iter(DataLoader(ds, batch_size=2, collate_fn=collate_av)))
     assert b['image'].shape == (2, 3, 224, 224) and b['mask'].shape == (2, 224, 224) and b['label_idx'].tolist() == [0, 1]
 
-def test_scene_dataset_draws_differ_across_worker_epochs(tmp_path):
+def test_scene_dataset_draws_depend_on_epoch_not_on_workers(tmp_path):
+    "An epoch's draws are the same with 0 or 2 loader processes (so runs resume exactly) and differ between epochs."
     root = make_scenes(tmp_path / 'scenes', n=2)
-    dl = DataLoader(SceneDataset(root, 'train', draw_source=True), batch_size=2, num_workers=2, collate_fn=collate_av)
-    torch.manual_seed(0)
-    draws = {tuple(next(iter(dl))['audio'][:, 50].tolist()) for _ in range(3)}   # a fresh iterator per "epoch"
-    assert len(draws) == 3
+    def epoch_audio(workers, epoch):
+        ds = SceneDataset(root, 'train', draw_source=True, transform=av_transform('train'))
+        ds.set_epoch(epoch)
+        b = next(iter(DataLoader(ds, batch_size=2, num_workers=workers, collate_fn=collate_av)))
+        return b['audio'], b['image']
+    for e in range(2):
+        (a0, i0), (a2, i2) = epoch_audio(0, e), epoch_audio(2, e)
+        assert torch.equal(a0, a2) and torch.equal(i0, i2)
+    assert len({tuple(epoch_audio(0, e)[0][:, 50].tolist()) for e in range(3)}) == 3
 
 def test_scene_dataset_bad_input(tmp_path):
     root = make_scenes(tmp_path / 'scenes')
