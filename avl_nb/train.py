@@ -17,7 +17,7 @@ __all__ = ['TOY_COLORS', 'EVENTS', 'dist_env', 'init_distributed', 'finish_distr
            'run_cbs', 'param_groups', 'Learner', 'EpochBatchSampler', 'DataLoaders', 'make_loaders', 'to_device',
            'DeviceCB', 'AMPCB', 'ClipCB', 'NaNGuardCB', 'lr_factor', 'SchedCB', 'ProgressCB', 'LogCB', 'read_log',
            'plot_log', 'check_not_test', 'EvalCB', 'rng_state', 'set_rng_state', 'load_checkpoint', 'save_checkpoint',
-           'restore_checkpoint', 'CheckpointCB', 'EarlyStopCB', 'DDPCB', 'fit', 'evaluate']
+           'restore_checkpoint', 'CheckpointCB', 'EarlyStopCB', 'DDPCB', 'fit', 'evaluate', 'FrozenFeatures']
 
 # %% ../nbs/07_train.ipynb #c87e0b1e
 _GATHER = {'on': True, 'local': False}
@@ -618,3 +618,21 @@ def evaluate(method:nn.Module,        # a trained method
             ev.update(method.localize(b['image'], b['audio']).float(), b['gt_map'])
     method.train(was)
     return ev.summary()
+
+# %% ../nbs/07_train.ipynb #c78c079a
+class FrozenFeatures(nn.Module):
+    "Wrap a frozen encoder and cache its output per input image (by content): for CPU runs without image augmentation."
+    def __init__(self, encoder:nn.Module, max_items:int=100_000):
+        super().__init__()
+        self.encoder, self.max_items, self.cache = encoder.requires_grad_(False).eval(), max_items, {}
+        self.out_channels, self.stride = getattr(encoder, 'out_channels', None), getattr(encoder, 'stride', None)
+    def train(self, mode:bool=True): return super().train(False)     # the wrapped encoder stays in eval mode
+    @torch.no_grad()
+    def forward(self, x:torch.Tensor) -> torch.Tensor:
+        keys = [hash(t.detach().cpu().numpy().tobytes()) for t in x]
+        miss = [i for i, k in enumerate(keys) if k not in self.cache]
+        if miss:
+            for i, f in zip(miss, self.encoder(x[miss])):
+                if len(self.cache) < self.max_items: self.cache[keys[i]] = f
+                else: return self.encoder(x)
+        return torch.stack([self.cache[k] for k in keys])
