@@ -598,6 +598,7 @@ def fit(method:nn.Module,          # the method to train
         out = Path(out)
         cbs.append(CheckpointCB(out, metric if dls.valid is not None else None, ckpt_every))
     if resume is True: resume = out / 'last.pt' if out is not None and (out / 'last.pt').exists() else None
+    elif resume is False: resume = None
     learn = Learner(method, dls, lr, cbs, opt_func, weight_decay, lr_groups, config)
     return learn.fit(epochs, resume=resume)
 
