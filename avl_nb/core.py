@@ -59,6 +59,8 @@ def atomic_path(path # the final file name
     "Yield a temporary path next to `path`; on success rename it to `path`, on error delete it."
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.', suffix='.tmp'); os.close(fd)
+    umask = os.umask(0); os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)                      # mkstemp makes 0600; the result gets a normal file's mode
     try:
         yield Path(tmp)
         os.replace(tmp, path)
