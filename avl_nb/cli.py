@@ -74,7 +74,7 @@ def _print_summary(s):
         print('\n' + results_table(rows, f"{split} ({what[split]}), {rows['AV']['n']} scenes, protocol {s['protocol']}"))
 
 # %% ../nbs/30_cli.ipynb #123e4ed1
-METHODS = {'toy': 'avl_nb.train:ToyMethod', 'ezvsl': 'avl_nb.methods.ezvsl:EZVSL'}
+METHODS = {'toy': 'avl_nb.train:ToyMethod', 'ezvsl': 'avl_nb.methods.ezvsl:EZVSL', 'fnac': 'avl_nb.methods.fnac:FNAC'}
 
 def resolve_method(spec:str # a name in `METHODS` or 'package.module:attribute'
                   ):
@@ -131,19 +131,21 @@ def make_datasets(data:str,             # a built scene set folder, a data spec 
 def train(method:str, data:str, out:str, epochs:int=10, lr:float=1e-4, batch_size:int=64, size:int=224,
           method_args:dict|None=None, seed:int=0, workers:int=0, protocol:str='ezvsl-train', metric:str='ciou50',
           sched:str='const', warmup:int=0, clip:float|None=None, resume:bool=True, ckpt_every:int|None=None,
-          gather_negatives:bool=True, progress:bool=True, augment:bool=True, seconds:float|None=None):
+          gather_negatives:bool=True, progress:bool=True, augment:bool=True, seconds:float|None=None,
+          weight_decay:float=0.):
     "Train `method` on `data` into `out` (see `avl_nb.train.fit`); returns the Learner."
     from avl_nb.core import set_seed
     from avl_nb.data import collate_av
     from avl_nb.train import fit, make_loaders, finish_distributed
     config = dict(method=method, method_args=method_args or {}, data=str(data), size=size, seed=seed,
-                  batch_size=batch_size, lr=lr, epochs=epochs, protocol=protocol, augment=augment, seconds=seconds)
+                  batch_size=batch_size, lr=lr, epochs=epochs, protocol=protocol, augment=augment, seconds=seconds,
+                  weight_decay=weight_decay)
     set_seed(seed)
     m = make_method(method, method_args)
     ds = make_datasets(data, size, seed, augment, seconds)
     dls = make_loaders(ds['train'], ds['val'], batch_size, seed, workers, collate_fn=collate_av)
     learn = fit(m, dls, epochs, lr, out=out, resume=resume, protocol=protocol, metric=metric, sched=sched,
-                warmup=warmup, clip=clip, ckpt_every=ckpt_every, gather_negatives=gather_negatives,
+                warmup=warmup, clip=clip, ckpt_every=ckpt_every, gather_negatives=gather_negatives, weight_decay=weight_decay,
                 progress=progress, config=config)
     finish_distributed()
     return learn
@@ -189,6 +191,7 @@ def main(argv=None):
     q.add_argument('--data', required=True, help="a built scene set folder, or 'toy'")
     q.add_argument('--out', required=True, help='run folder (log.jsonl, last.pt, best.pt)')
     q.add_argument('--epochs', type=int, default=10); q.add_argument('--lr', type=float, default=1e-4)
+    q.add_argument('--weight-decay', type=float, default=0., help='Adam weight decay (FNAC: 1e-4)')
     q.add_argument('--batch-size', type=int, default=64, help='global batch size'); q.add_argument('--size', type=int, default=224)
     q.add_argument('--seed', type=int, default=0); q.add_argument('--workers', type=int, default=0)
     q.add_argument('--protocol', default='ezvsl-train'); q.add_argument('--metric', default='ciou50')
@@ -213,7 +216,7 @@ def main(argv=None):
     elif a.cmd == 'train':
         train(a.method, a.data, a.out, a.epochs, a.lr, a.batch_size, a.size, json.loads(a.method_args), a.seed,
               a.workers, a.protocol, a.metric, a.sched, a.warmup, a.clip, not a.no_resume, a.ckpt_every, not a.no_gather,
-              not a.quiet, not a.no_augment, a.seconds)
+              not a.quiet, not a.no_augment, a.seconds, a.weight_decay)
     elif a.cmd == 'eval':
         s = evaluate_checkpoint(a.ckpt, a.split, a.protocol, a.data)
         s = {k: v for k, v in s.items() if isinstance(v, (int, float))}
