@@ -4,8 +4,6 @@
 
 # %% ../nbs/08_report.ipynb #r0000003
 from __future__ import annotations
-import math, json
-from pathlib import Path
 import torch, torch.nn as nn
 from .data import IMAGENET_MEAN, IMAGENET_STD
 from .maps import upsample, fuse_ogl, minmax
@@ -13,7 +11,7 @@ from .metrics import Evaluator, PROTOCOLS, GRID
 from .train import local_only, to_device
 
 # %% auto #0
-__all__ = ['METRICS', 'fixed_map', 'score_controls', 'mean_std', 'results_table', 'gallery']
+__all__ = ['METRICS', 'fixed_map', 'score_controls', 'mean_std', 'results_table', 'denormalize', 'gallery']
 
 # %% ../nbs/08_report.ipynb #r0000006
 def fixed_map(kind:str,      # 'random' (uniform noise) or 'centre' (a Gaussian bump, σ a third of the side)
@@ -103,10 +101,16 @@ def results_table(rows:dict,    # label -> summary, or label -> metric -> (mean,
     return '\n'.join(lines)
 
 # %% ../nbs/08_report.ipynb #r0000016
-def _frame(x):
-    "An ImageNet-normalised image (3, H, W) back to RGB in [0, 1], (H, W, 3)."
+def denormalize(x:torch.Tensor # an ImageNet-normalised image (3, H, W), as the data transforms give it
+               ) -> torch.Tensor: # (H, W, 3) RGB in [0, 1], for `imshow`
+    "Undo the ImageNet normalisation of an image tensor."
     mean, std = torch.tensor(IMAGENET_MEAN).view(3, 1, 1), torch.tensor(IMAGENET_STD).view(3, 1, 1)
     return (x.cpu().float() * std + mean).clamp(0, 1).permute(1, 2, 0)
+
+def _extremes(items:list, n:int) -> list:
+    "The `n` best and `n` worst of (cIoU, index, ...) tuples, best first: all a gallery has to keep."
+    items = sorted(items, key=lambda t: (-t[0], t[1]))
+    return items if len(items) <= 2 * n else items[:n] + items[-n:]
 
 @torch.no_grad()
 def gallery(method:nn.Module,          # a trained method with `localize`
@@ -120,31 +124,32 @@ def gallery(method:nn.Module,          # a trained method with `localize`
     "Plot the `n` best and `n` worst samples of a split by cIoU: frame, heatmap, GT outline."
     import matplotlib.pyplot as plt
     p, dev = PROTOCOLS[protocol], device or next(method.parameters()).device
-    ev, keep = Evaluator(protocol), []
+    ev, keep, seen = Evaluator(protocol), [], 0
     was = method.training; method.eval()
     with local_only():
         for b in dl:
             b = to_device(b, dev)
             m = upsample(method.localize(b['image'], b['audio']).float(), p.upsample, p.align_corners, GRID)
             obj = upsample(method.object_prior(b['image']).float(), p.upsample, p.align_corners, GRID) if ogl else None
-            ev.update(m, b['gt_map'], obj=obj)
+            c = ev.update(m, b['gt_map'], obj=obj)
             shown = fuse_ogl(m, obj, p.alpha) if ogl else minmax(m)
             labels = b.get('label', [''] * len(m)); ids = b.get('id', [''] * len(m))
-            keep += [(b['image'][i].cpu(), shown[i].cpu(), b['gt_map'][i].cpu(), ids[i], labels[i]) for i in range(len(m))]
+            keep = _extremes(keep + [(c[i].item(), seen + i, b['image'][i].cpu(), shown[i].cpu(), b['gt_map'][i].cpu(), ids[i], labels[i])
+                                     for i in range(len(m))], n)             # memory: 2n samples, whatever the split
+            seen += len(m)
     method.train(was)
     cious = ev.results()['ciou']
-    order = cious.argsort(descending=True).tolist()
-    n = min(n, len(order) // 2) or 1
+    n = min(n, len(cious) // 2) or 1
+    rows = ((0, keep[:n]), (1, keep[::-1][:n]))
     fig, axs = plt.subplots(2, n, figsize=(2.6 * n, 5.6), squeeze=False)
-    for row, idx in ((0, order[:n]), (1, order[::-1][:n])):
-        for ax, i in zip(axs[row], idx):
-            img, hm, gt, sid, lab = keep[i]
-            ax.imshow(_frame(img), extent=(0, GRID, GRID, 0))
+    for row, picks in rows:
+        for ax, (ciou, _, img, hm, gt, sid, lab) in zip(axs[row], picks):
+            ax.imshow(denormalize(img), extent=(0, GRID, GRID, 0))
             ax.imshow(hm, cmap='jet', alpha=0.45, extent=(0, GRID, GRID, 0), vmin=0, vmax=1)
             ax.contour(gt.float(), [0.5], colors='white', linewidths=1.5)
-            ax.set_title(f'{sid} {lab}\ncIoU {cious[i]:.2f}', fontsize=8); ax.axis('off')
+            ax.set_title(f'{sid} {lab}\ncIoU {ciou:.2f}', fontsize=8); ax.axis('off')
         axs[row, 0].text(-12, GRID / 2, 'best' if row == 0 else 'worst', rotation=90, va='center', ha='right', fontsize=10)
-    fig.suptitle(f"{'AV+OGL' if ogl else 'AV'} maps, protocol {protocol}: the {n} best and worst of {len(order)} (white: ground truth)", fontsize=9)
+    fig.suptitle(f"{'AV+OGL' if ogl else 'AV'} maps, protocol {protocol}: the {n} best and worst of {len(cious)} (white: ground truth)", fontsize=9)
     fig.tight_layout()
     if path is not None: fig.savefig(path, dpi=90)
     return fig, cious

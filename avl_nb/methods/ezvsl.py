@@ -8,14 +8,12 @@ import torch, torch.nn as nn, torch.nn.functional as F
 from ..audio import LogPSD, LogMel
 from ..encoders import image_encoder as build_image_encoder, ResNet18Audio, MapProjection, VecProjection
 from ..maps import similarity_map, object_prior as _object_prior, fuse_ogl, upsample
-from ..metrics import Evaluator
 from ..core import set_seed
 from ..data import SceneDataset, av_transform, collate_av
-from ..train import gather, FrozenFeatures, local_only, to_device, fit, make_loaders
+from ..train import gather, FrozenFeatures, fit, make_loaders
 
 # %% auto #0
-__all__ = ['CPU_ARGS', 'ezvsl_logits', 'ezvsl_loss', 'ScaledLogMel', 'SmallAudioCNN', 'EZVSL', 'evaluate_ogl', 'scene_split',
-           'train_on_scenes']
+__all__ = ['CPU_ARGS', 'ezvsl_logits', 'ezvsl_loss', 'ScaledLogMel', 'SmallAudioCNN', 'EZVSL', 'scene_split', 'train_on_scenes']
 
 # %% ../../nbs/10_ezvsl.ipynb #a2c5c1f5
 def ezvsl_logits(img:torch.Tensor, # visual maps (B, C, h, w), L2-normalised over C at each location
@@ -130,27 +128,6 @@ class EZVSL(nn.Module):
         up = lambda m: upsample(m.float(), 'bilinear', True, size)
         return fuse_ogl(up(self.localize(image, audio)), up(self.object_prior(image)), self.alpha if alpha is None else alpha)
 
-# %% ../../nbs/10_ezvsl.ipynb #dea96f8d
-@torch.no_grad()
-def evaluate_ogl(method:nn.Module,          # a method with `localize` and `object_prior` (e.g. `EZVSL`)
-                 dl,                        # a loader yielding `image`, `audio`, `gt_map`
-                 protocol:str='ezvsl-test', # an `Evaluator` preset with an OGL fusion
-                 shuffle_audio:bool=False,  # a control: each image gets the next clip of its batch
-                 device=None                # default: the method's device
-                ) -> dict:
-    "Summaries of the AV maps ('av'), the object prior alone ('obj') and their fusion ('av+ogl') under `protocol`."
-    dev = device or next(method.parameters()).device
-    was = method.training; method.eval()
-    ev = {k: Evaluator(protocol) for k in ('av', 'obj', 'av+ogl')}
-    with local_only():
-        for b in dl:
-            b = to_device(b, dev)
-            audio = b['audio'].roll(1, 0) if shuffle_audio else b['audio']
-            av, obj = method.localize(b['image'], audio).float(), method.object_prior(b['image']).float()
-            ev['av'].update(av, b['gt_map']); ev['obj'].update(obj, b['gt_map']); ev['av+ogl'].update(av, b['gt_map'], obj=obj)
-    method.train(was)
-    return {k: e.summary() for k, e in ev.items()}
-
 # %% ../../nbs/10_ezvsl.ipynb #e1a0c001
 CPU_ARGS = dict(image_encoder='effnet-lite0-s16', image_weights='imagenet', cache_image=True, audio_encoder='small',
                 frontend='logmel', dim=64, vis_hidden=128, tau=0.1, obj_encoder='effnet-lite0-s32', obj_weights='imagenet')
@@ -180,7 +157,6 @@ def train_on_scenes(root,                      # a built scene set
                        batch_size, seed, collate_fn=collate_av)
     set_seed(seed)
     args = {**CPU_ARGS, **method_args}
-    if method is None: method = EZVSL(**args)
-    config = dict(method='ezvsl', method_args=args, data=str(root), size=size, seconds=seconds, seed=seed,
-                  batch_size=batch_size, lr=lr, epochs=epochs, augment=False)
+    config = dict(data=str(root), size=size, seconds=seconds, seed=seed, batch_size=batch_size, lr=lr, epochs=epochs, augment=False)
+    if method is None: method, config = EZVSL(**args), dict(method='ezvsl', method_args=args, **config)   # `eval` can rebuild it
     return fit(method, dls, epochs, lr, out=out, resume=resume, progress=progress, config=config)

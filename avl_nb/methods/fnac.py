@@ -67,7 +67,7 @@ class FNAC(EZVSL):
         super().__init__(*args, **kwargs)
         if len(lambdas) != 3: raise ValueError(f'lambdas needs 3 weights (FNS-1, TNE, FNS-2), got {lambdas}')
         self.lambdas, self.warmup, self.fg_thresh, self.fg_mean, self.detach_targets = tuple(lambdas), warmup, fg_thresh, fg_mean, detach_targets
-        self.drop = nn.Dropout(img_dropout)
+        self.vproj = nn.Sequential(nn.Dropout(img_dropout), *self.vproj)      # on the backbone map, before the head
         if mask_axes is not None: self.spec = nn.Sequential(self.spec, SpecMask(10, 10, axes=mask_axes, fill=0.0))
         self.regularise = warmup <= 0
 
@@ -76,8 +76,7 @@ class FNAC(EZVSL):
         self.regularise = epoch >= self.warmup
 
     def forward(self, batch:dict) -> dict:
-        v = self.vproj(self.drop(self.image(batch['image'])))
-        a = self.aproj(self.audio(self.spec(batch['audio'])))
+        v, a = self.embed(batch['image'], batch['audio'])
         t = fnac_losses(gather(v), gather(a), self.tau, self.fg_thresh, self.fg_mean, self.detach_targets)
         reg = sum(w * t[k] for w, k in zip(self.lambdas, ('fns1', 'tne', 'fns2')))
         return {'loss': t['cl'] + reg if self.regularise else t['cl'], **{k: v.detach() for k, v in t.items()}}
