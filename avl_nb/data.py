@@ -16,9 +16,9 @@ from .core import DataError
 
 # %% auto #0
 __all__ = ['IMAGENET_MEAN', 'IMAGENET_STD', 'read_flickr_xml', 'flickr_gt_map', 'vggss_gt_map', 'read_vggss_json',
-           'vggss_defects', 'read_id_list', 'drop_leaks', 'check_wav', 'load_wave', 'load_image', 'AVTransform',
-           'av_transform', 'AVPair', 'pairs_from_folder', 'pairs_open_set', 'gt_from_boxes', 'AVDataset', 'collate_av',
-           'SceneDataset']
+           'vggss_defects', 'read_id_list', 'drop_leaks', 'check_wav', 'load_wave', 'crop_wave', 'load_image',
+           'AVTransform', 'av_transform', 'AVPair', 'pairs_from_folder', 'pairs_open_set', 'gt_from_boxes', 'AVDataset',
+           'collate_av', 'SceneDataset']
 
 # %% ../nbs/02_data.ipynb #751a7539
 def read_flickr_xml(path # a Flickr-SoundNet annotation file, `Annotations/<id>.xml`
@@ -206,20 +206,28 @@ def load_wave(path, # an audio file (wav, flac, ogg, mp3, ...)
     if bad.any(): raise DataError(path, f'{int(bad.sum())} NaN or inf samples (first at frame {int(np.nonzero(bad.any(0))[0][0])})')
     x = np.clip(x, -1, 1).mean(0)
     if native != sr: x = librosa.resample(x, orig_sr=native, target_sr=sr)
-    if seconds is not None:
-        n = int(round(sr * seconds))
-        if n <= 0: raise ValueError(f'seconds={seconds} gives no samples at {sr} Hz')
-        if len(x) < n and short == 'tile': x = np.tile(x, -(-n // len(x)))[:n]
-        else:
-            # s: where the window starts in the file; with short='pad' a shorter file gives s <= 0
-            if window == 'center': s = (len(x) - n) // 2
-            elif window == 'start': s = 0
-            else:
-                lo, hi = sorted((0, len(x) - n))
-                s = int((rng if rng is not None else np.random.default_rng()).integers(lo, hi + 1))
-            if len(x) < n: x = np.pad(x, (-s, n - len(x) + s))   # zeros before and after the clip
-            else: x = x[s:s + n]
+    if seconds is not None: x = crop_wave(x, sr, seconds, window, rng, short)
     return np.clip(x, -1, 1).astype(np.float32)
+
+def crop_wave(x:np.ndarray, # a mono waveform
+              sr:int, # its sample rate, Hz
+              seconds:float, # window length
+              window:str='center', # 'center', 'start' or 'random' (as `load_wave`)
+              rng:np.random.Generator|None=None, # randomness for window='random'
+              short:str='tile' # a shorter waveform: 'tile' or 'pad' (as `load_wave`)
+             ) -> np.ndarray:
+    "The window `load_wave` takes from a whole waveform: exactly `round(sr*seconds)` samples."
+    if window not in _WINDOWS: raise ValueError(f'window must be one of {_WINDOWS}, not {window!r}')
+    n = int(round(sr * seconds))
+    if n <= 0: raise ValueError(f'seconds={seconds} gives no samples at {sr} Hz')
+    if len(x) < n and short == 'tile': return np.tile(x, -(-n // len(x)))[:n]
+    # s: where the window starts in the waveform; with short='pad' a shorter one gives s <= 0
+    if window == 'center': s = (len(x) - n) // 2
+    elif window == 'start': s = 0
+    else:
+        lo, hi = sorted((0, len(x) - n))
+        s = int((rng if rng is not None else np.random.default_rng()).integers(lo, hi + 1))
+    return np.pad(x, (-s, n - len(x) + s)) if len(x) < n else x[s:s + n]   # short: zeros before and after
 
 # %% ../nbs/02_data.ipynb #b27ff6ea
 def _open_image(path, mode):
@@ -259,6 +267,7 @@ class AVTransform:
                'test': [v2.Resize((size, size), interpolation=bic)],
                'test-crop': [v2.Resize(size, interpolation=bic), v2.CenterCrop(size)]}[preset]
         self.preset, self.size, self.flip_p = preset, size, flip_p
+        self.random = preset == 'train'      # only 'train' draws (a dataset skips seeding the others, see `_Draws`)
         self.tfm = v2.Compose(geo + [v2.ToImage(), v2.ToDtype(torch.float32, scale=True), v2.Normalize(IMAGENET_MEAN, IMAGENET_STD)])
 
     def __call__(self, image, *masks):
@@ -390,6 +399,7 @@ class _Draws:
     def set_epoch(self, epoch:int): "Make the draws of this epoch differ from other epochs'"; self.epoch = int(epoch)
     def _rng(self, i): return np.random.default_rng([self.rng_seed, i, self.epoch])
     def _transform(self, i, *args):
+        if not getattr(self.transform, 'random', True): return self.transform(*args)   # nothing to seed
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(int(np.random.SeedSequence([self.rng_seed, i, self.epoch, 1]).generate_state(1)[0]))
             return self.transform(*args)
@@ -456,7 +466,8 @@ class SceneDataset(_Draws, Dataset):
                  draw_source:bool=False, # draw the sounding object and a bank recording at every read (training)
                  transform=av_transform('test'), # image (and mask) transform
                  rng_seed:int=0, # seed of the draws
-                 gt_size:int=224 # side of the GT map
+                 gt_size:int=224, # side of the GT map
+                 cache:bool=False # keep the bank recordings, and the transformed frames and masks when the transform draws nothing, in memory
                 ):
         self.root = Path(root); self.dir = self.root / split; self.split = split
         cj = _read_json(self.root / 'classes.json', 'classes file')
@@ -472,6 +483,7 @@ class SceneDataset(_Draws, Dataset):
         self.ids = read_id_list(lst) if lst.is_file() else list(self.scenes)
         for i in self.ids: self._check_scene(sj_path, i)
         self.draw_source, self.transform, self.rng_seed, self.gt_size = draw_source, transform, rng_seed, gt_size
+        self.cache, self._waves, self._frames = cache, {}, {}
         self.bank = {}
         if draw_source:
             for c in sorted({o['class'] for i in self.ids for o in self.scenes[i]['objects']}):
@@ -500,19 +512,30 @@ class SceneDataset(_Draws, Dataset):
         if self.draw_source:
             rng = self._rng(i)
             k = int(rng.integers(len(sc['objects']))); obj = sc['objects'][k]
-            recs = self.bank[obj['class']]
-            audio = load_wave(recs[int(rng.integers(len(recs)))], self.sr, self.seconds, 'random', rng)
+            recs = self.bank[obj['class']]; rec = recs[int(rng.integers(len(recs)))]
+            if not self.cache: audio = load_wave(rec, self.sr, self.seconds, 'random', rng)
+            else:
+                if rec not in self._waves: self._waves[rec] = load_wave(rec, self.sr)
+                audio = crop_wave(self._waves[rec], self.sr, self.seconds, 'random', rng)
         else:
             k = sc['source']; obj = sc['objects'][k]
             audio = load_wave(self.dir / 'audio' / f'{sid}.wav', self.sr, self.seconds, 'center')
+        keep = self.cache and not getattr(self.transform, 'random', True)
+        if keep and (sid, k) in self._frames: image, mask, (W, H) = self._frames[sid, k]
+        else:
+            image, mask, (W, H) = self._frame(i, sid, obj)
+            if keep: self._frames[sid, k] = image, mask, (W, H)
+        x0, y0, x1, y1 = obj['box']
+        gt, boxes = gt_from_boxes([[x0 / W, y0 / H, x1 / W, y1 / H]], 'vggss', self.gt_size)
+        return dict(image=image, audio=_tensor(audio), gt_map=_tensor(gt), has_gt=True, boxes=boxes, id=sid,
+                    label=obj['class'], label_idx=self.class_idx[obj['class']], source=k, mask=mask)
+
+    def _frame(self, i, sid, obj):
+        "The transformed frame and mask of object `obj` of scene `sid`, checked, and the frame's size."
         fpath = self.dir / 'frames' / f'{sid}.jpg'
         img = load_image(fpath); W, H = img.size
         if self.size is not None and (W, H) != ((self.size, self.size) if _is_num(self.size) else tuple(self.size)):
             raise DataError(fpath, f'image is {W}x{H}, scenes.json says size {self.size}')
         mpath = self.dir / obj['mask']; mask = _open_image(mpath, 'L')
         if mask.size != (W, H): raise DataError(mpath, f'mask is {mask.size[0]}x{mask.size[1]}, its frame {W}x{H}')
-        image, mask = self._transform(i, img, mask)
-        x0, y0, x1, y1 = obj['box']
-        gt, boxes = gt_from_boxes([[x0 / W, y0 / H, x1 / W, y1 / H]], 'vggss', self.gt_size)
-        return dict(image=image, audio=_tensor(audio), gt_map=_tensor(gt), has_gt=True, boxes=boxes, id=sid,
-                    label=obj['class'], label_idx=self.class_idx[obj['class']], source=k, mask=mask)
+        return *self._transform(i, img, mask), (W, H)

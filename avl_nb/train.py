@@ -621,16 +621,22 @@ def evaluate(method:nn.Module,        # a trained method
     return ev.summary()
 
 # %% ../nbs/07_train.ipynb #c78c079a
+_SHARED_FEATURES = {}   # name -> {image key: features}, see `FrozenFeatures(share=...)`
+
 class FrozenFeatures(nn.Module):
     "Wrap a frozen encoder and cache its output per input image (by content): for CPU runs without image augmentation."
-    def __init__(self, encoder:nn.Module, max_items:int=100_000):
+    def __init__(self, encoder:nn.Module,    # a frozen encoder
+                 max_items:int=100_000,      # beyond this many images, compute without caching
+                 share:str|None=None         # a name: share the cache with every wrapper of that name in this process (same weights only!)
+                ):
         super().__init__()
-        self.encoder, self.max_items, self.cache = encoder.requires_grad_(False).eval(), max_items, {}
+        self.encoder, self.max_items = encoder.requires_grad_(False).eval(), max_items
+        self.cache = {} if share is None else _SHARED_FEATURES.setdefault(share, {})
         self.out_channels, self.stride = getattr(encoder, 'out_channels', None), getattr(encoder, 'stride', None)
     def train(self, mode:bool=True): return super().train(False)     # the wrapped encoder stays in eval mode
     @torch.no_grad()
     def forward(self, x:torch.Tensor) -> torch.Tensor:
-        keys = [hash(t.detach().cpu().numpy().tobytes()) for t in x]
+        keys = [hash((str(x.device), tuple(t.shape), t.detach().cpu().numpy().tobytes())) for t in x]
         miss = [i for i, k in enumerate(keys) if k not in self.cache]
         if miss:
             for i, f in zip(miss, self.encoder(x[miss])):

@@ -11,9 +11,14 @@ from ..maps import similarity_map, object_prior as _object_prior, fuse_ogl, upsa
 from ..core import set_seed
 from ..data import SceneDataset, av_transform, collate_av
 from ..train import gather, FrozenFeatures, fit, make_loaders
+from ..report import score_controls
+from torch.utils.data import DataLoader
+from pathlib import Path
+import re
 
 # %% auto #0
-__all__ = ['CPU_ARGS', 'ezvsl_logits', 'ezvsl_loss', 'ScaledLogMel', 'SmallAudioCNN', 'EZVSL', 'scene_split', 'train_on_scenes']
+__all__ = ['CPU_ARGS', 'ezvsl_logits', 'ezvsl_loss', 'ScaledLogMel', 'SmallAudioCNN', 'EZVSL', 'scene_split', 'train_on_scenes',
+           'seed_study']
 
 # %% ../../nbs/10_ezvsl.ipynb #a2c5c1f5
 def ezvsl_logits(img:torch.Tensor, # visual maps (B, C, h, w), L2-normalised over C at each location
@@ -79,7 +84,8 @@ class EZVSL(nn.Module):
         frozen = image_encoder.startswith('effnet') if freeze_image is None else freeze_image
         enc = build_image_encoder(image_encoder, weights=image_weights, frozen=frozen)
         if cache_image and not frozen: raise ValueError('cache_image=True needs a frozen image encoder')
-        self.image = FrozenFeatures(enc) if cache_image else enc
+        share = f'{image_encoder}:imagenet' if image_weights == 'imagenet' else None   # packaged weights: one cache per process
+        self.image = FrozenFeatures(enc, share=share) if cache_image else enc
         c = enc.out_channels
         head = [nn.Conv2d(c, vis_hidden, 3, padding=1), nn.ReLU()] if vis_hidden else []
         self.vproj = nn.Sequential(*head, MapProjection(vis_hidden or c, dim))
@@ -138,9 +144,9 @@ def scene_split(root,              # a built scene set (`avl_nb.scenes.build_sce
                 seconds:float=1.0, # audio window (the scenes hold 2 s; training takes a random 1 s, tests the centre)
                 seed:int=0         # seed of the training draws
                ) -> SceneDataset:
-    "A split of a scene set as the CPU recipe reads it (no image augmentation, so the image features can be cached)."
+    "A split of a scene set as the CPU recipe reads it: no image augmentation (the image features can be cached), kept in memory."
     return SceneDataset(root, split, transform=av_transform('test', size), seconds=seconds,
-                        draw_source=split == 'train', rng_seed=seed)
+                        draw_source=split == 'train', rng_seed=seed, cache=True)
 
 def train_on_scenes(root,                      # a built scene set
                     out=None,                  # run folder (log, checkpoints); None: nothing written
@@ -160,3 +166,27 @@ def train_on_scenes(root,                      # a built scene set
     config = dict(data=str(root), size=size, seconds=seconds, seed=seed, batch_size=batch_size, lr=lr, epochs=epochs, augment=False)
     if method is None: method, config = EZVSL(**args), dict(method='ezvsl', method_args=args, **config)   # `eval` can rebuild it
     return fit(method, dls, epochs, lr, out=out, resume=resume, progress=progress, config=config)
+
+def seed_study(root,                      # a built scene set
+               arms:dict,                 # name -> a function of no arguments that builds a fresh model (called after `set_seed`)
+               seeds=(0, 1, 2),           # each arm trains once per seed: the same initial seed, draws and batch order
+               splits=('test', 'test_heldout'), # the splits scored after training
+               ogl:bool|None=False,       # also the OGL rows (None: when a model has an object prior; see `score_controls`)
+               protocols:tuple=('ezvsl-test',), # scoring protocols: the first under the split's name, others under 'split (protocol)'
+               out=None,                  # a folder: run `k` of arm `a` logs to `out/<a>/seed<k>`; None: nothing written
+               **train_args               # `train_on_scenes` arguments: epochs, lr, batch_size, size, seconds
+              ) -> dict:                  # 'scores': arm -> split -> [`score_controls` table per seed]; 'models': arm -> the first seed's model
+    "Train several methods on one scene set with the same budget and seeds; score every run against the controls."
+    keys = [(sp, p, sp if k == 0 else f'{sp} ({p})') for sp in splits for k, p in enumerate(protocols)]
+    scores, models = {a: {key: [] for _, _, key in keys} for a in arms}, {}
+    size, seconds = train_args.get('size', 96), train_args.get('seconds', 1.0)
+    for seed in seeds:
+        for name, build in arms.items():
+            set_seed(seed); model = build()
+            run = None if out is None else Path(out) / re.sub(r'[^A-Za-z0-9_.-]+', '_', name) / f'seed{seed}'
+            train_on_scenes(root, run, seed=seed, method=model, **train_args)
+            for sp, p, key in keys:
+                dl = DataLoader(scene_split(root, sp, size, seconds), batch_size=100, collate_fn=collate_av)
+                scores[name][key].append(score_controls(model, dl, p, ogl=ogl))
+            models.setdefault(name, model)
+    return dict(scores=scores, models=models)

@@ -10,7 +10,7 @@ from .ezvsl import EZVSL, ezvsl_logits
 from ..train import gather
 
 # %% auto #0
-__all__ = ['softmax_l1', 'fnac_foreground', 'fnac_losses', 'FNAC']
+__all__ = ['softmax_l1', 'fnac_foreground', 'fnac_losses', 'FNAC', 'fnac_adjacencies', 'same_class_auc']
 
 # %% ../../nbs/13_fnac.ipynb #f0000006
 def softmax_l1(x:torch.Tensor, # (B, B) logits
@@ -80,3 +80,28 @@ class FNAC(EZVSL):
         t = fnac_losses(gather(v), gather(a), self.tau, self.fg_thresh, self.fg_mean, self.detach_targets)
         reg = sum(w * t[k] for w, k in zip(self.lambdas, ('fns1', 'tne', 'fns2')))
         return {'loss': t['cl'] + reg if self.regularise else t['cl'], **{k: v.detach() for k, v in t.items()}}
+
+# %% ../../nbs/13_fnac.ipynb #f0000031
+@torch.no_grad()
+def fnac_adjacencies(model:nn.Module,  # a model with EZ-VSL's `embed(image, audio)` and `tau`
+                     batch:dict,       # `image`, `audio`
+                     thresh:float|None=None # foreground threshold (None: the model's `fg_thresh`, or 0.6)
+                    ) -> dict:         # (B, B) matrices /τ: 'logits' ℓ, 'audio' A_a, 'image' A_v, 'foreground' A_f
+    "The four matrices FNAC's regularisers compare, for one batch, in eval mode."
+    was = model.training; model.eval()
+    v, a = model.embed(batch['image'], batch['audio'])
+    model.train(was)
+    tau, thresh = model.tau, thresh if thresh is not None else getattr(model, 'fg_thresh', 0.6)
+    vm, f = v.mean((2, 3)), fnac_foreground(v, a, tau, thresh, getattr(model, 'fg_mean', 'hw'))
+    return dict(logits=ezvsl_logits(v, a, tau), audio=a @ a.T / tau, image=vm @ vm.T / tau, foreground=f @ f.T / tau)
+
+def same_class_auc(A:torch.Tensor,     # (B, B) scores of pairs
+                   labels              # B class labels (a list or a tensor)
+                  ) -> float:          # P(a same-class pair outranks a different-class pair); ties count half
+    "How well the off-diagonal entries of a pair matrix separate same-class from different-class pairs."
+    y = torch.as_tensor([hash(l) for l in labels]) if not torch.is_tensor(labels) else labels
+    same, off = y[:, None] == y[None, :], ~torch.eye(len(y), dtype=torch.bool)
+    pos, neg = A[same & off].double(), A[~same & off].double()
+    if not len(pos) or not len(neg): raise ValueError('same_class_auc needs both same-class and different-class pairs')
+    gt = (pos[:, None] > neg[None, :]).double().mean() + 0.5 * (pos[:, None] == neg[None, :]).double().mean()
+    return gt.item()
