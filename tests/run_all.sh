@@ -18,5 +18,7 @@ if [ "$before" != "$after" ]; then
 fi
 echo "ok: library in sync with the notebooks"
 
-timeout "${NBDEV_TEST_TIMEOUT:-1800}" nbdev_test --do_print --timing
+# nbdev_test runs one notebook per core; one torch thread each, or two notebooks would share two cores four ways
+# (measured: a CPU-recipe training takes 36 s on one thread, 23 s on two, and about three times as long oversubscribed)
+OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 timeout "${NBDEV_TEST_TIMEOUT:-1800}" nbdev_test --do_print --timing
 python -m pytest tests "$@"
