@@ -50,7 +50,7 @@ def avin_losses(vmap:torch.Tensor,  # projected visual maps F_v (B, C, h, w)
 
 # %% ../../nbs/14_avin.ipynb #a1000021
 from ..audio import LogMel
-from ..encoders import Encoder, load_weights
+from ..encoders import Encoder, load_weights, read_state_dict
 from ..core import DataError
 import torchaudio
 
@@ -121,7 +121,6 @@ def load_panns(model:PANNsResNet22, # the model to fill
                path                 # a PANNs checkpoint: `{'model': state_dict}` or a bare state dict, from `torch.save`
               ) -> list:            # the keys dropped (the classifier and the stored front end)
     "Load a PANNs ResNet-22 checkpoint, converting it as AVIN needed; the mel matrix, if stored, must match ours."
-    from avl_nb.encoders import read_state_dict
     sd = read_state_dict(path)
     if all(k.startswith('module.') for k in sd): sd = {k[len('module.'):]: v for k, v in sd.items()}   # saved from DataParallel
     mel = sd.get('logmel_extractor.melW')

@@ -10,7 +10,7 @@ from .ezvsl import EZVSL, ezvsl_logits
 from ..train import gather
 
 # %% auto #0
-__all__ = ['softmax_l1', 'fnac_foreground', 'fnac_losses', 'FNAC', 'fnac_adjacencies', 'same_class_auc']
+__all__ = ['softmax_l1', 'fnac_foreground', 'fnac_matrices', 'fnac_losses', 'FNAC', 'fnac_adjacencies', 'same_class_auc']
 
 # %% ../../nbs/13_fnac.ipynb #f0000006
 def softmax_l1(x:torch.Tensor, # (B, B) logits
@@ -33,6 +33,13 @@ def fnac_foreground(img:torch.Tensor,  # visual maps (B, C, h, w), L2-normalised
     total = torch.einsum('ncp,np->nc', img.flatten(2), mask)
     return total / (mask.shape[1] if fg_mean == 'hw' else mask.sum(1, keepdim=True).clamp(min=1))
 
+def fnac_matrices(img:torch.Tensor, aud:torch.Tensor, # as `fnac_losses`
+                  tau:float=0.03, thresh:float=0.6, fg_mean:str='hw'
+                 ) -> dict:           # (B, B) matrices /τ: 'logits' ℓ, 'audio' A_a, 'image' A_v, 'foreground' A_f
+    "The four matrices FNAC's regularisers compare."
+    v, f = img.mean((2, 3)), fnac_foreground(img, aud, tau, thresh, fg_mean)   # v̄ not re-normalised, as the reference
+    return dict(logits=ezvsl_logits(img, aud, tau), audio=aud @ aud.T / tau, image=v @ v.T / tau, foreground=f @ f.T / tau)
+
 def fnac_losses(img:torch.Tensor,        # visual maps (B, C, h, w), L2-normalised over C
                 aud:torch.Tensor,        # audio embeddings (B, C), L2-normalised
                 tau:float=0.03,          # temperature (FNAC: 0.03)
@@ -41,12 +48,10 @@ def fnac_losses(img:torch.Tensor,        # visual maps (B, C, h, w), L2-normalis
                 detach_targets:bool=False # True: no gradient through the audio and image adjacencies (the reference: False)
                ) -> dict:                # 'cl' (EZ-VSL's loss), 'fns1', 'tne', 'fns2'
     "FNAC's four loss terms, unweighted."
-    logits = ezvsl_logits(img, aud, tau)
+    m = fnac_matrices(img, aud, tau, thresh, fg_mean)
+    logits, A_a, A_v, A_f = m['logits'], m['audio'], m['image'], m['foreground']
     y = torch.arange(len(aud), device=aud.device)
     cl = F.cross_entropy(logits, y) + F.cross_entropy(logits.T, y)
-    A_a = aud @ aud.T / tau
-    v = img.mean((2, 3)); A_v = v @ v.T / tau                              # not re-normalised, as the reference
-    f = fnac_foreground(img, aud, tau, thresh, fg_mean); A_f = f @ f.T / tau
     if detach_targets: A_a, A_v = A_a.detach(), A_v.detach()
     return dict(cl=cl, fns1=softmax_l1(A_a, logits), tne=softmax_l1(A_a, A_f), fns2=softmax_l1(A_v, logits))
 
@@ -91,9 +96,8 @@ def fnac_adjacencies(model:nn.Module,  # a model with EZ-VSL's `embed(image, aud
     was = model.training; model.eval()
     v, a = model.embed(batch['image'], batch['audio'])
     model.train(was)
-    tau, thresh = model.tau, thresh if thresh is not None else getattr(model, 'fg_thresh', 0.6)
-    vm, f = v.mean((2, 3)), fnac_foreground(v, a, tau, thresh, getattr(model, 'fg_mean', 'hw'))
-    return dict(logits=ezvsl_logits(v, a, tau), audio=a @ a.T / tau, image=vm @ vm.T / tau, foreground=f @ f.T / tau)
+    return fnac_matrices(v, a, model.tau, thresh if thresh is not None else getattr(model, 'fg_thresh', 0.6),
+                         getattr(model, 'fg_mean', 'hw'))
 
 def same_class_auc(A:torch.Tensor,     # (B, B) scores of pairs
                    labels              # B class labels (a list or a tensor)
