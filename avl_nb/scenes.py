@@ -467,44 +467,48 @@ def build_scenes(root,                         # output folder
                   n_train=n_train, n_val=n_val, n_test=n_test, heldout=heldout, open_set=open_set,
                   synth_takes=synth_takes, seed=seed, backgrounds=backgrounds, version=2)
     done = root / 'classes.json'
-    if done.exists() and not force and json.loads(done.read_text()).get('config') == config: return root
-    shutil.rmtree(root, ignore_errors=True)
-    rng = np.random.default_rng(seed)
-    cutouts = {c.name: [load_cutout(s) for s in c.images] for c in cls}
-    bgs = load_backgrounds(backgrounds)
-    def pool(c, refs):
-        out = []
-        for ref in refs:
-            takes = synth_takes if ref.split(':')[0] in ('synth', 'drums') else 1
-            for t in range(takes):
-                name = re.sub(r'[^A-Za-z0-9]+', '_', ref.split(':', 1)[1].rsplit('.', 1)[0].split('/')[-1])
-                out.append((f'{ref.split(":")[0]}_{name}' + (f'_{t:02d}' if takes > 1 else ''), load_recording(ref, sr, rng)))
-        return out
-    train_pool = {c.name: pool(c, c.train_audio) for c in cls}
-    held_pool = {c.name: pool(c, c.heldout_audio) for c in cls} if heldout else None
-    for name, recs in train_pool.items():
-        for rec_name, x in recs: _write_wav(root / 'bank' / name / f'{rec_name}.wav', x, sr)
-    splits = {split: [(f'{split}_{i:05d}', *compose_scene(rng, bgs, cutouts, size, n_objects, tuple(scale))) for i in range(count)]
-              for split, count in (('train', n_train), ('val', n_val), ('test', n_test))}
-    sources = {split: [int(rng.integers(len(objs))) for _, _, objs in scenes] for split, scenes in splits.items()}
-    plan = [('train', 'train', train_pool), ('val', 'val', train_pool), ('test', 'test', train_pool)]
-    if heldout: plan.append(('test_heldout', 'test', held_pool))   # same scenes and sources, other recordings
-    for split, scene_split, pools in plan:
-        out = root / split
-        for sub in ('frames', 'audio', 'Annotations', 'masks', 'metadata'): (out / sub).mkdir(parents=True, exist_ok=True)
-        items = [(sid, img, objs, k) for (sid, img, objs), k in zip(splits[scene_split], sources[scene_split])]
-        srng = np.random.default_rng([seed, *split.encode()])
-        _write_split(out, split, items, pools, sr, seconds, size, srng, open_set and split.startswith('test'))
-    used = {'tux', backgrounds} | {_RECORDING_SOURCES[r.split(':')[0]][0]
-                                   for c in cls for r in c.train_audio + (c.heldout_audio if heldout else [])}
-    licences = {n: {'package': ASSET_SOURCES[n].package, 'kind': ASSET_SOURCES[n].kind,
-                    'version': json.loads((cache_dir('assets') / n / 'MANIFEST.json').read_text())['version'],
-                    'licence': ASSET_SOURCES[n].licence} for n in sorted(used)}
-    meta = dict(classes=[c.name for c in cls], config=config, assets={c.name: asdict(c) for c in cls}, licences=licences,
-                bank={k: [r[0] for r in v] for k, v in train_pool.items()},
-                heldout={k: [r[0] for r in v] for k, v in (held_pool or {}).items()})
-    with atomic_path(done) as tmp: tmp.write_text(json.dumps(meta, indent=1))   # written last: marks the set complete
-    return root
+    built = lambda: done.exists() and json.loads(done.read_text()).get('config') == config
+    if built() and not force: return root
+    root.parent.mkdir(parents=True, exist_ok=True)
+    with _cache_lock(root.parent / f'.{root.name}.lock'): # two processes asking for one set: one builds, the other waits
+        if built() and not force: return root            # ... and then finds it built
+        shutil.rmtree(root, ignore_errors=True)
+        rng = np.random.default_rng(seed)
+        cutouts = {c.name: [load_cutout(s) for s in c.images] for c in cls}
+        bgs = load_backgrounds(backgrounds)
+        def pool(c, refs):
+            out = []
+            for ref in refs:
+                takes = synth_takes if ref.split(':')[0] in ('synth', 'drums') else 1
+                for t in range(takes):
+                    name = re.sub(r'[^A-Za-z0-9]+', '_', ref.split(':', 1)[1].rsplit('.', 1)[0].split('/')[-1])
+                    out.append((f'{ref.split(":")[0]}_{name}' + (f'_{t:02d}' if takes > 1 else ''), load_recording(ref, sr, rng)))
+            return out
+        train_pool = {c.name: pool(c, c.train_audio) for c in cls}
+        held_pool = {c.name: pool(c, c.heldout_audio) for c in cls} if heldout else None
+        for name, recs in train_pool.items():
+            for rec_name, x in recs: _write_wav(root / 'bank' / name / f'{rec_name}.wav', x, sr)
+        splits = {split: [(f'{split}_{i:05d}', *compose_scene(rng, bgs, cutouts, size, n_objects, tuple(scale))) for i in range(count)]
+                  for split, count in (('train', n_train), ('val', n_val), ('test', n_test))}
+        sources = {split: [int(rng.integers(len(objs))) for _, _, objs in scenes] for split, scenes in splits.items()}
+        plan = [('train', 'train', train_pool), ('val', 'val', train_pool), ('test', 'test', train_pool)]
+        if heldout: plan.append(('test_heldout', 'test', held_pool))   # same scenes and sources, other recordings
+        for split, scene_split, pools in plan:
+            out = root / split
+            for sub in ('frames', 'audio', 'Annotations', 'masks', 'metadata'): (out / sub).mkdir(parents=True, exist_ok=True)
+            items = [(sid, img, objs, k) for (sid, img, objs), k in zip(splits[scene_split], sources[scene_split])]
+            srng = np.random.default_rng([seed, *split.encode()])
+            _write_split(out, split, items, pools, sr, seconds, size, srng, open_set and split.startswith('test'))
+        used = {'tux', backgrounds} | {_RECORDING_SOURCES[r.split(':')[0]][0]
+                                       for c in cls for r in c.train_audio + (c.heldout_audio if heldout else [])}
+        licences = {n: {'package': ASSET_SOURCES[n].package, 'kind': ASSET_SOURCES[n].kind,
+                        'version': json.loads((cache_dir('assets') / n / 'MANIFEST.json').read_text())['version'],
+                        'licence': ASSET_SOURCES[n].licence} for n in sorted(used)}
+        meta = dict(classes=[c.name for c in cls], config=config, assets={c.name: asdict(c) for c in cls}, licences=licences,
+                    bank={k: [r[0] for r in v] for k, v in train_pool.items()},
+                    heldout={k: [r[0] for r in v] for k, v in (held_pool or {}).items()})
+        with atomic_path(done) as tmp: tmp.write_text(json.dumps(meta, indent=1))   # written last: marks the set complete
+        return root
 
 # %% ../nbs/01_scenes.ipynb #ec158c47
 def show_scenes(root, split:str='test', n:int=8, cols:int=4, figsize_per:float=3.0):

@@ -18,7 +18,8 @@ if [ "$before" != "$after" ]; then
 fi
 echo "ok: library in sync with the notebooks"
 
-# nbdev_test runs one notebook per core; one torch thread each, or two notebooks would share two cores four ways
-# (measured: a CPU-recipe training takes 36 s on one thread, 23 s on two, and about three times as long oversubscribed)
-OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 timeout "${NBDEV_TEST_TIMEOUT:-1800}" nbdev_test --do_print --timing
+# The notebooks run as nbdev_test runs them, two at a time, but longest first (tests/run_notebooks.py says why), and
+# with one torch thread each, or two notebooks would share two cores four ways (measured: a CPU-recipe training
+# takes 36 s on one thread, 23 s on two, and about three times as long oversubscribed)
+OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 timeout "${NBDEV_TEST_TIMEOUT:-1800}" python tests/run_notebooks.py
 python -m pytest tests "$@"

@@ -49,6 +49,21 @@ def test_concurrent_fetches_share_one_download(tmp_path):
     assert [o[0].strip().splitlines()[-1] for o in outs] == ['None', 'None']
     assert sum('fetching' in o[0] for o in outs) == 1                # the second waited and found it fetched
 
+def test_concurrent_builds_of_one_set_both_get_it_whole(tmp_path):
+    "Two notebooks asking for one scene set: the second arrives while the first is writing, waits, and finds it whole."
+    root = tmp_path / 's'
+    code = ("import json, sys, time; from pathlib import Path; from avl_nb.scenes import build_scenes, scene_stats\n"
+            f"while sys.argv[1] == 'second' and not Path({str(root / 'train')!r}).exists(): time.sleep(0.01)\n"
+            f"r = build_scenes({str(root)!r}, ['dog', 'owl', 'frog'], size=64, n_train=300, n_val=2, n_test=4, seconds=0.5)\n"
+            "print(json.dumps({k: scene_stats(r, k)['scenes'] for k in ('train', 'val', 'test', 'test_heldout')}))")
+    procs = [subprocess.Popen([sys.executable, '-c', code, which], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for which in ('first', 'second')]                  # the second asks once the first is writing its splits
+    outs = [p.communicate() for p in procs]
+    assert all(p.returncode == 0 for p in procs), [o[1][-800:] for o in outs]
+    counts = [json.loads(o[0].strip().splitlines()[-1]) for o in outs]
+    assert counts[0] == counts[1] == {'train': 300, 'val': 2, 'test': 4, 'test_heldout': 4}
+    assert len(list((root / 'train' / 'frames').iterdir())) == 300
+
 def test_same_seed_same_set_other_seed_other_set(tmp_path, scenes):
     again = build_scenes(tmp_path / 'again', 'animals', size=96, n_objects=3, n_train=6, n_val=2, n_test=8, seconds=1.0, seed=3)
     other = build_scenes(tmp_path / 'other', 'animals', size=96, n_objects=3, n_train=6, n_val=2, n_test=8, seconds=1.0, seed=4)
