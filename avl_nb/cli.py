@@ -74,7 +74,8 @@ def _print_summary(s):
         print('\n' + results_table(rows, f"{split} ({what[split]}), {rows['AV']['n']} scenes, protocol {s['protocol']}"))
 
 # %% ../nbs/30_cli.ipynb #123e4ed1
-METHODS = {'toy': 'avl_nb.train:ToyMethod', 'ezvsl': 'avl_nb.methods.ezvsl:EZVSL', 'fnac': 'avl_nb.methods.fnac:FNAC'}
+METHODS = {'toy': 'avl_nb.train:ToyMethod', 'ezvsl': 'avl_nb.methods.ezvsl:EZVSL', 'fnac': 'avl_nb.methods.fnac:FNAC',
+           'avin': 'avl_nb.methods.avin:make_avin'}
 
 def resolve_method(spec:str # a name in `METHODS` or 'package.module:attribute'
                   ):
@@ -132,7 +133,7 @@ def train(method:str, data:str, out:str, epochs:int=10, lr:float=1e-4, batch_siz
           method_args:dict|None=None, seed:int=0, workers:int=0, protocol:str='ezvsl-train', metric:str='ciou50',
           sched:str='const', warmup:int=0, clip:float|None=None, resume:bool=True, ckpt_every:int|None=None,
           gather_negatives:bool=True, progress:bool=True, augment:bool=True, seconds:float|None=None,
-          weight_decay:float=0.):
+          weight_decay:float=0., lr_groups:dict|str|None=None):
     "Train `method` on `data` into `out` (see `avl_nb.train.fit`); returns the Learner."
     from avl_nb.core import set_seed
     from avl_nb.data import collate_av
@@ -142,10 +143,14 @@ def train(method:str, data:str, out:str, epochs:int=10, lr:float=1e-4, batch_siz
                   weight_decay=weight_decay)
     set_seed(seed)
     m = make_method(method, method_args)
+    if lr_groups == 'method':                                     # the learning rates the method's paper gives its parts
+        if not hasattr(m, 'lr_groups'): raise ValueError(f'method {method!r} has no lr_groups of its own')
+        lr_groups = m.lr_groups
+    config['lr_groups'] = lr_groups
     ds = make_datasets(data, size, seed, augment, seconds)
     dls = make_loaders(ds['train'], ds['val'], batch_size, seed, workers, collate_fn=collate_av)
     learn = fit(m, dls, epochs, lr, out=out, resume=resume, protocol=protocol, metric=metric, sched=sched,
-                warmup=warmup, clip=clip, ckpt_every=ckpt_every, gather_negatives=gather_negatives, weight_decay=weight_decay,
+                warmup=warmup, clip=clip, ckpt_every=ckpt_every, gather_negatives=gather_negatives, weight_decay=weight_decay, lr_groups=lr_groups,
                 progress=progress, config=config)
     finish_distributed()
     return learn
@@ -202,6 +207,7 @@ def main(argv=None):
     q.add_argument('--quiet', action='store_true', help='no progress bars')
     q.add_argument('--no-augment', action='store_true', help='no image augmentation (needed to cache frozen features)')
     q.add_argument('--seconds', type=float, default=None, help='audio window (default: the data\'s own)')
+    q.add_argument('--lr-groups', default=None, help="JSON {parameter prefix: lr}, or 'method': the method's own (AVIN's paper rates)")
     q = sub.add_parser('eval', help='evaluate a checkpoint')
     q.add_argument('--ckpt', required=True); q.add_argument('--split', default='test')
     q.add_argument('--protocol', default='ezvsl-test'); q.add_argument('--data', default=None, help='override the data folder')
@@ -216,7 +222,8 @@ def main(argv=None):
     elif a.cmd == 'train':
         train(a.method, a.data, a.out, a.epochs, a.lr, a.batch_size, a.size, json.loads(a.method_args), a.seed,
               a.workers, a.protocol, a.metric, a.sched, a.warmup, a.clip, not a.no_resume, a.ckpt_every, not a.no_gather,
-              not a.quiet, not a.no_augment, a.seconds, a.weight_decay)
+              not a.quiet, not a.no_augment, a.seconds, a.weight_decay,
+              a.lr_groups if a.lr_groups in (None, 'method') else json.loads(a.lr_groups))
     elif a.cmd == 'eval':
         s = evaluate_checkpoint(a.ckpt, a.split, a.protocol, a.data)
         s = {k: v for k, v in s.items() if isinstance(v, (int, float))}

@@ -11,7 +11,7 @@ from .metrics import Evaluator, PROTOCOLS, GRID
 from .train import local_only, to_device
 
 # %% auto #0
-__all__ = ['METRICS', 'fixed_map', 'score_controls', 'mean_std', 'results_table', 'denormalize', 'gallery']
+__all__ = ['METRICS', 'fixed_map', 'score_controls', 'mean_std', 'results_table', 'arm_rows', 'denormalize', 'gallery']
 
 # %% ../nbs/08_report.ipynb #r0000006
 def fixed_map(kind:str,      # 'random' (uniform noise) or 'centre' (a Gaussian bump, σ a third of the side)
@@ -99,6 +99,18 @@ def results_table(rows:dict,    # label -> summary, or label -> metric -> (mean,
         cell = lambda x: f'{x[0]:.3f} ± {x[1]:.3f}' if isinstance(x, (tuple, list)) else f'{x:.3f}'
         lines.append(f'{k:<{width}}' + ''.join(f'{cell(v[m]):>{cw}}' for m in METRICS))
     return '\n'.join(lines)
+
+def arm_rows(scores:dict,           # arm -> split -> [a `score_controls` table per seed] (`seed_study`'s 'scores')
+             split:str,             # which split (or 'split (protocol)') to show
+             controls:tuple=('shuffled audio',) # control rows to put under each arm
+            ) -> dict:              # rows for `results_table`: each arm, then '  arm: control' lines
+    "The rows of a comparison: every arm's mean ± std over seeds, each followed by its own controls."
+    rows = {}
+    for arm, runs in scores.items():
+        t = mean_std(runs[split])
+        rows[arm] = t['AV']
+        for c in controls: rows[f'  {arm}: {c}'] = t[c]
+    return rows
 
 # %% ../nbs/08_report.ipynb #r0000016
 def denormalize(x:torch.Tensor # an ImageNet-normalised image (3, H, W), as the data transforms give it

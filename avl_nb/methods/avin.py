@@ -7,10 +7,21 @@ from __future__ import annotations
 import torch, torch.nn as nn, torch.nn.functional as F
 
 # %% auto #0
-__all__ = ['avin_scores', 'avin_losses', 'PANNsResNet22', 'load_panns', 'AudioProjection', 'AVIN', 'LabelAudioEncoder',
-           'pretrain_audio_on_labels', 'audio_accuracy', 'tokencut_mask']
+__all__ = ['induction_vectors', 'avin_scores', 'avin_losses', 'PANNsResNet22', 'load_panns', 'tokencut_mask', 'tokencut_masks',
+           'AudioProjection', 'AVIN', 'make_avin', 'LabelAudioEncoder', 'pretrain_audio_on_labels', 'audio_accuracy']
 
 # %% ../../nbs/14_avin.ipynb #a1000007
+def induction_vectors(vmap:torch.Tensor,      # projected visual maps F_v (B, C, h, w)
+                      fg:torch.Tensor|None=None # (B, h, w) foreground weights (transformer variant); None: every location
+                     ) -> torch.Tensor:       # g (B, C)
+    "AVIN's induction vectors: each map's spatial mean (ResNet variant), or its mean over a foreground (transformer variant)."
+    if fg is None: return vmap.mean((2, 3))
+    w = fg.flatten(1).to(vmap.dtype)
+    if w.shape != (len(vmap), vmap.shape[2] * vmap.shape[3]):
+        raise ValueError(f'foreground masks {tuple(fg.shape)} do not match maps {tuple(vmap.shape)}')
+    if (w.sum(1) <= 0).any(): raise ValueError('a foreground mask is empty')
+    return torch.einsum('bcp,bp->bc', vmap.flatten(2), w) / w.sum(1, keepdim=True)
+
 def avin_scores(vmap:torch.Tensor,      # projected visual maps F_v (B, C, h, w), not normalised
                 tp:float=0.3,           # positive region: the top fraction of each map
                 tn:float=0.5,           # negative region: the bottom fraction (paper ResNet variant: 0.5; TF: 0.3)
@@ -31,16 +42,18 @@ def avin_losses(vmap:torch.Tensor,  # projected visual maps F_v (B, C, h, w)
                 tp:float=0.3, tn:float=0.5, ts:float=0.03, # region fractions and mask temperature (`avin_scores`)
                 tc:float=0.07,      # temperature of the visual contrastive logits
                 margin:float=0.6,   # hinge margin of the induction loss
-                eps:float=1e-6      # added to each difference inside the distance (`F.pairwise_distance`'s eps)
+                eps:float=1e-6,     # added to each difference inside the distance (`F.pairwise_distance`'s eps)
+                fg:torch.Tensor|None=None # (B, h, w) foregrounds of the induction vectors (`induction_vectors`); None: whole maps
                ) -> tuple:          # (l_con, l_ind): the visual contrastive loss and the induction loss
     "AVIN's two losses (ResNet variant). `l_con` sees no audio; `l_ind` sees the induction vectors detached."
     B = len(vmap)
     if len(aud) != B: raise ValueError(f'{B} image maps but {len(aud)} clips: the losses need matched pairs')
     if B < 2: raise ValueError('AVIN needs at least 2 pairs in a batch')
-    SP, SN, _ = avin_scores(vmap, tp, tn, ts)
+    g = induction_vectors(vmap, fg)
+    SP, SN, _ = avin_scores(vmap, tp, tn, ts, vectors=g)
     y = torch.arange(B, device=vmap.device)
     l_con = (F.cross_entropy(torch.cat([SP, SN], 1) / tc, y) + F.cross_entropy(torch.cat([SP.T, SN.T], 1) / tc, y)) / 2
-    g = vmap.mean((2, 3)).detach()
+    g = g.detach()
     D = (g[:, None, :] - aud[None, :, :] + eps).pow(2).sum(-1)              # D[i, j]: vector i to clip j, squared
     c = F.normalize(g, dim=1) @ F.normalize(g, dim=1).T                     # visual similarity of the vectors (no gradient)
     eye = torch.eye(B, dtype=torch.bool, device=vmap.device)
@@ -110,6 +123,8 @@ class PANNsResNet22(Encoder):
     def forward(self, wave:torch.Tensor) -> torch.Tensor:
         if self.sr != 32000: wave = torchaudio.functional.resample(wave, self.sr, 32000)
         x = self.frontend(wave)                                   # (B, 64 mel, T)
+        if x.shape[-1] < 32: raise ValueError(f'{x.shape[-1]} frames ({wave.shape[-1] / 32000:.2f} s) are too few for PANNs '
+                                              'ResNet-22: its five 2× poolings of time need 32 (0.31 s)')
         x = self.bn0(x[..., None]).squeeze(-1).transpose(1, 2)[:, None]   # BN over mel bands; then (B, 1, T, 64 mel)
         x = F.dropout(self.conv_block1(x), 0.2, self.training)
         x = F.dropout(F.avg_pool2d(self.resnet(x), 2), 0.2, self.training)
@@ -132,9 +147,37 @@ def load_panns(model:PANNsResNet22, # the model to fill
     try: return load_weights(model, sd, ignore=('fc_audioset.', 'spectrogram_extractor.', 'logmel_extractor.'))
     except DataError as e: raise DataError(path, e.problem) from None                 # name the file, not the dict
 
+# %% ../../nbs/14_avin.ipynb #a1000061
+import numpy as np
+from scipy import linalg as _linalg, ndimage as _ndimage
+
+def tokencut_mask(keys:torch.Tensor, # token features (C, h·w) (e.g. DINO's last keys, CLS token dropped)
+                  shape:tuple,       # (h, w) of the token grid
+                  tau:float=0.2,     # cosine above which two tokens are joined
+                  eps:float=1e-5     # weight of the other pairs
+                 ) -> torch.Tensor:  # (h, w) bool foreground
+    "TokenCut's foreground: the normalised cut of the token graph, the seed's side, its seed's 4-connected piece."
+    x = F.normalize(keys.detach().double(), dim=0).cpu().numpy()
+    A = x.T @ x
+    A = np.where(A > tau, 1.0, eps)
+    D = np.diag(A.sum(1))
+    _, vecs = _linalg.eigh(D - A, D, subset_by_index=[1, 2])
+    y = vecs[:, 0]
+    part = y > y.mean()
+    seed = int(np.argmax(np.abs(y)))
+    if not part[seed]: part = ~part
+    labels, _ = _ndimage.label(part.reshape(shape))            # default structure: 4-connectivity
+    return torch.from_numpy(labels == labels.flat[seed])
+
+def tokencut_masks(feats:torch.Tensor # frozen feature maps (B, C, h, w)
+                  ) -> torch.Tensor:  # (B, h, w) bool foregrounds, on the features' device
+    "`tokencut_mask` of every map in a batch."
+    h, w = feats.shape[-2:]
+    return torch.stack([tokencut_mask(f.flatten(1), (h, w)) for f in feats]).to(feats.device)
+
 # %% ../../nbs/14_avin.ipynb #a1000031
-from ..encoders import image_encoder as build_image_encoder
-from ..train import gather, FrozenFeatures
+from ..train import gather
+from .ezvsl import image_branch
 
 class AudioProjection(nn.Sequential):
     "AVIN's audio projection: Linear (no bias) → ReLU → Linear (no bias)."
@@ -163,18 +206,15 @@ class AVIN(nn.Module):
                  dim:int=512,                      # embedding size (paper: 512)
                  tp:float=0.3, tn:float=0.5,       # region fractions (paper RN: 0.3, 0.5)
                  ts:float=0.03, tc:float=0.07,     # mask and logit temperatures
-                 margin:float=0.6                  # induction-loss hinge
+                 margin:float=0.6,                 # induction-loss hinge
+                 induction:str='mean'              # 'mean': over the whole map (ResNet variant, paper); 'tokencut': over
+                                                   # TokenCut's foreground of the frozen image features (the transformer variant's vectors)
                 ):
         super().__init__()
-        self.tp, self.tn, self.ts, self.tc, self.margin = tp, tn, ts, tc, margin
-        frozen = image_encoder.startswith('effnet') if freeze_image is None else freeze_image
-        enc = build_image_encoder(image_encoder, weights=image_weights, frozen=frozen)
-        if cache_image and not frozen: raise ValueError('cache_image=True needs a frozen image encoder')
-        share = f'{image_encoder}:imagenet' if image_weights == 'imagenet' else None
-        self.image = FrozenFeatures(enc, share=share) if cache_image else enc
-        c = enc.out_channels
-        head = [nn.Conv2d(c, vis_hidden, 3, padding=1), nn.ReLU()] if vis_hidden else []
-        self.vproj = nn.Sequential(*head, nn.Conv2d(vis_hidden or c, dim, 1, bias=False))
+        if induction not in ('mean', 'tokencut'): raise ValueError(f"induction must be 'mean' or 'tokencut', got {induction!r}")
+        self.tp, self.tn, self.ts, self.tc, self.margin, self.induction = tp, tn, ts, tc, margin, induction
+        self.image, head, c = image_branch(image_encoder, image_weights, freeze_image, cache_image, vis_hidden)
+        self.vproj = nn.Sequential(*head, nn.Conv2d(c, dim, 1, bias=False))
         self.audio = audio_encoder if isinstance(audio_encoder, _Frozen) else _Frozen(audio_encoder)
         if not self.audio.out_channels: raise ValueError('the audio encoder needs an `out_channels` attribute (its embedding size)')
         self.aproj = AudioProjection(self.audio.out_channels, dim)
@@ -185,15 +225,35 @@ class AVIN(nn.Module):
         "Projected visual maps `F_v` (B, dim, h, w) and audio embeddings `f_a` (B, dim), not normalised."
         return self.vproj(self.image(image)), self.aproj(self.audio(audio))
 
+    def foreground(self, feats:torch.Tensor, # the image encoder's maps (B, C, h, w), for this batch
+                   batch:dict               # the batch (a subclass may read more of it)
+                  ) -> torch.Tensor|None:   # (B, h, w) foregrounds of the induction vectors; None: whole maps
+        "Where each induction vector is pooled: everywhere (ResNet variant) or TokenCut's foreground of the features."
+        return tokencut_masks(feats.detach()) if self.induction == 'tokencut' else None
+
     def forward(self, batch:dict) -> dict:
-        v, a = self.embed(batch['image'], batch['audio'])
-        l_con, l_ind = avin_losses(gather(v), gather(a), self.tp, self.tn, self.ts, self.tc, self.margin)
+        feats = self.image(batch['image'])
+        v, a = self.vproj(feats), self.aproj(self.audio(batch['audio']))
+        fg = self.foreground(feats, batch)
+        l_con, l_ind = avin_losses(gather(v), gather(a), self.tp, self.tn, self.ts, self.tc, self.margin,
+                                   fg=None if fg is None else gather(fg.float()))
         return {'loss': l_con + l_ind, 'l_con': l_con.detach(), 'l_ind': l_ind.detach()}
 
     def localize(self, image:torch.Tensor, audio:torch.Tensor) -> torch.Tensor:
         "The test map: cosine between each location of `F_v` and the clip's `f_a`, (B, h, w)."
         v, a = self.embed(image, audio)
         return torch.einsum('bchw,bc->bhw', F.normalize(v, dim=1), F.normalize(a, dim=1))
+
+# %% ../../nbs/14_avin.ipynb #a1000036
+def make_avin(audio_weights:str|None=None, # a PANNs ResNet-22 checkpoint (`load_panns`), e.g. 'ResNet22_mAP=0.430.pth'
+              audio_sr:int=16000,          # sample rate of the batches' audio (PANNs resamples it to 32 kHz)
+              **kwargs                     # `AVIN` arguments: image_encoder, induction, tp, tn, ...
+             ) -> AVIN:
+    "AVIN with the paper's frozen PANNs ResNet-22 audio encoder, loaded from a file."
+    if audio_weights is None:
+        raise ValueError('AVIN aligns sounds through a pretrained, frozen audio encoder: pass audio_weights, a PANNs '
+                         'ResNet-22 checkpoint file (no package carries one), or build AVIN(audio_encoder=...) yourself')
+    return AVIN(PANNsResNet22(weights=audio_weights, sr=audio_sr), **kwargs)
 
 # %% ../../nbs/14_avin.ipynb #a1000041
 from ..core import set_seed
@@ -236,25 +296,3 @@ def audio_accuracy(encoder:nn.Module,  # from `pretrain_audio_on_labels`
     hits = [(encoder.head(encoder(b['audio'])).argmax(1) == b['label_idx']).float()
             for b in torch.utils.data.DataLoader(ds, batch_size=100, collate_fn=collate_av)]
     return torch.cat(hits).mean().item()
-
-# %% ../../nbs/14_avin.ipynb #a1000061
-import numpy as np
-from scipy import linalg as _linalg, ndimage as _ndimage
-
-def tokencut_mask(keys:torch.Tensor, # token features (C, h·w) (e.g. DINO's last keys, CLS token dropped)
-                  shape:tuple,       # (h, w) of the token grid
-                  tau:float=0.2,     # cosine above which two tokens are joined
-                  eps:float=1e-5     # weight of the other pairs
-                 ) -> torch.Tensor:  # (h, w) bool foreground
-    "TokenCut's foreground: the normalised cut of the token graph, the seed's side, its seed's 4-connected piece."
-    x = F.normalize(keys.detach().double(), dim=0).cpu().numpy()
-    A = x.T @ x
-    A = np.where(A > tau, 1.0, eps)
-    D = np.diag(A.sum(1))
-    _, vecs = _linalg.eigh(D - A, D, subset_by_index=[1, 2])
-    y = vecs[:, 0]
-    part = y > y.mean()
-    seed = int(np.argmax(np.abs(y)))
-    if not part[seed]: part = ~part
-    labels, _ = _ndimage.label(part.reshape(shape))            # default structure: 4-connectivity
-    return torch.from_numpy(labels == labels.flat[seed])

@@ -17,8 +17,8 @@ from pathlib import Path
 import re
 
 # %% auto #0
-__all__ = ['CPU_ARGS', 'ezvsl_logits', 'ezvsl_loss', 'ScaledLogMel', 'SmallAudioCNN', 'EZVSL', 'scene_split', 'train_on_scenes',
-           'seed_study']
+__all__ = ['CPU_ARGS', 'ezvsl_logits', 'ezvsl_loss', 'ScaledLogMel', 'SmallAudioCNN', 'image_branch', 'EZVSL', 'scene_split',
+           'train_on_scenes', 'seed_study']
 
 # %% ../../nbs/10_ezvsl.ipynb #a2c5c1f5
 def ezvsl_logits(img:torch.Tensor, # visual maps (B, C, h, w), L2-normalised over C at each location
@@ -60,6 +60,20 @@ class SmallAudioCNN(nn.Module):
         return self.layers(spec).amax((2, 3))
 
 # %% ../../nbs/10_ezvsl.ipynb #5fe6cfff
+def image_branch(name:str,                 # a key of `avl_nb.encoders.IMAGE_ENCODERS`
+                 weights:str|None,         # 'imagenet', a weights file, or None (random)
+                 freeze:bool|None=None,    # None: frozen for EfficientNet-Lite0, trained otherwise
+                 cache:bool=False,         # wrap the frozen encoder in `FrozenFeatures` (one cache per process for packaged weights)
+                 hidden:int|None=None      # width of a 3×3 conv + ReLU head before the projection (None: no head)
+                ) -> tuple:                # (image module, head layers, channels the projection receives)
+    "The visual side every method here shares: an image encoder, maybe frozen and cached, and an optional conv head."
+    frozen = name.startswith('effnet') if freeze is None else freeze
+    enc = build_image_encoder(name, weights=weights, frozen=frozen)
+    if cache and not frozen: raise ValueError('cache_image=True needs a frozen image encoder')
+    share = f'{name}:imagenet' if weights == 'imagenet' else None
+    head = [nn.Conv2d(enc.out_channels, hidden, 3, padding=1), nn.ReLU()] if hidden else []
+    return (FrozenFeatures(enc, share=share) if cache else enc), head, hidden or enc.out_channels
+
 class EZVSL(nn.Module):
     "EZ-VSL: image map and audio embedding trained with the multiple-instance contrastive loss; OGL at test time."
     def __init__(self,
@@ -81,14 +95,8 @@ class EZVSL(nn.Module):
                 ):
         super().__init__()
         self.tau, self.alpha, self.obj_spec, self.obj_size = tau, alpha, (obj_encoder, obj_weights), obj_size
-        frozen = image_encoder.startswith('effnet') if freeze_image is None else freeze_image
-        enc = build_image_encoder(image_encoder, weights=image_weights, frozen=frozen)
-        if cache_image and not frozen: raise ValueError('cache_image=True needs a frozen image encoder')
-        share = f'{image_encoder}:imagenet' if image_weights == 'imagenet' else None   # packaged weights: one cache per process
-        self.image = FrozenFeatures(enc, share=share) if cache_image else enc
-        c = enc.out_channels
-        head = [nn.Conv2d(c, vis_hidden, 3, padding=1), nn.ReLU()] if vis_hidden else []
-        self.vproj = nn.Sequential(*head, MapProjection(vis_hidden or c, dim))
+        self.image, head, c = image_branch(image_encoder, image_weights, freeze_image, cache_image, vis_hidden)
+        self.vproj = nn.Sequential(*head, MapProjection(c, dim))
         if frontend == 'logpsd': self.spec = LogPSD(sr, channel=True)
         elif frontend == 'logmel': self.spec = ScaledLogMel(sr)
         else: raise ValueError(f"frontend must be 'logpsd' or 'logmel', got {frontend!r}")
