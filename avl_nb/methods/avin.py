@@ -8,7 +8,8 @@ import torch, torch.nn as nn, torch.nn.functional as F
 
 # %% auto #0
 __all__ = ['induction_vectors', 'avin_scores', 'avin_losses', 'PANNsResNet22', 'load_panns', 'tokencut_mask', 'tokencut_masks',
-           'AudioProjection', 'AVIN', 'make_avin', 'LabelAudioEncoder', 'pretrain_audio_on_labels', 'audio_accuracy']
+           'AudioProjection', 'AVIN', 'load_dino', 'DinoViTKeys', 'avin_tf', 'make_avin', 'LabelAudioEncoder',
+           'pretrain_audio_on_labels', 'audio_accuracy']
 
 # %% ../../nbs/14_avin.ipynb #a1000007
 def induction_vectors(vmap:torch.Tensor,      # projected visual maps F_v (B, C, h, w)
@@ -132,10 +133,10 @@ class PANNsResNet22(Encoder):
         x = F.dropout(x.amax(2) + x.mean(2), 0.5, self.training)                            # max + mean over time
         return F.relu(self.fc1(x))
 
-def load_panns(model:PANNsResNet22, # the model to fill
+def load_panns(model:nn.Module,     # the PANNs model to fill (`PANNsResNet22`, `avkd.PANNsCnn14`): has `frontend`
                path                 # a PANNs checkpoint: `{'model': state_dict}` or a bare state dict, from `torch.save`
               ) -> list:            # the keys dropped (the classifier and the stored front end)
-    "Load a PANNs ResNet-22 checkpoint, converting it as AVIN needed; the mel matrix, if stored, must match ours."
+    "Load a PANNs checkpoint, converting it as AVIN needed; the mel matrix, if stored, must match ours."
     sd = read_state_dict(path)
     if all(k.startswith('module.') for k in sd): sd = {k[len('module.'):]: v for k, v in sd.items()}   # saved from DataParallel
     mel = sd.get('logmel_extractor.melW')
@@ -195,14 +196,15 @@ class _Frozen(nn.Module):
     def forward(self, x): return self.module(x)
 
 class AVIN(nn.Module):
-    "AVIN (ResNet variant): visual-only contrastive loss around induction vectors; the audio projection aligned to them."
+    "AVIN: visual-only contrastive loss around induction vectors; the audio projection aligned to them (ResNet variant by default)."
     def __init__(self,
                  audio_encoder:nn.Module,          # frozen audio encoder: waveforms (B, n) → (B, out_channels), e.g. `PANNsResNet22(weights=...)`
-                 image_encoder:str='resnet18-s16', # paper: ResNet-18, layer 4 at stride 1 (14×14 at 224 px)
+                 image_encoder:str|nn.Module='resnet18-s16', # paper: ResNet-18, layer 4 at stride 1 (14×14 at 224 px); or a built encoder
                  image_weights:str|None='imagenet',# 'imagenet', a weights file, or None
                  freeze_image:bool|None=None,      # None: frozen for EfficientNet-Lite0, trained for ResNet-18 (paper)
                  cache_image:bool=False,           # cache the frozen image encoder's output (`FrozenFeatures`; no image augmentation)
                  vis_hidden:int|None=None,         # None: the paper's 1×1 projection; an int: a 3×3 conv + ReLU of this width first
+                 proj_kernel:int=1,                # kernel of the last, bias-free projection conv (RN: 1; TF: 3)
                  dim:int=512,                      # embedding size (paper: 512)
                  tp:float=0.3, tn:float=0.5,       # region fractions (paper RN: 0.3, 0.5)
                  ts:float=0.03, tc:float=0.07,     # mask and logit temperatures
@@ -214,7 +216,7 @@ class AVIN(nn.Module):
         if induction not in ('mean', 'tokencut'): raise ValueError(f"induction must be 'mean' or 'tokencut', got {induction!r}")
         self.tp, self.tn, self.ts, self.tc, self.margin, self.induction = tp, tn, ts, tc, margin, induction
         self.image, head, c = image_branch(image_encoder, image_weights, freeze_image, cache_image, vis_hidden)
-        self.vproj = nn.Sequential(*head, nn.Conv2d(c, dim, 1, bias=False))
+        self.vproj = nn.Sequential(*head, nn.Conv2d(c, dim, proj_kernel, padding=proj_kernel // 2, bias=False))
         self.audio = audio_encoder if isinstance(audio_encoder, _Frozen) else _Frozen(audio_encoder)
         if not self.audio.out_channels: raise ValueError('the audio encoder needs an `out_channels` attribute (its embedding size)')
         self.aproj = AudioProjection(self.audio.out_channels, dim)
@@ -244,16 +246,62 @@ class AVIN(nn.Module):
         v, a = self.embed(image, audio)
         return torch.einsum('bchw,bc->bhw', F.normalize(v, dim=1), F.normalize(a, dim=1))
 
+# %% ../../nbs/14_avin.ipynb #a1000081
+from timm.models.vision_transformer import VisionTransformer
+
+def load_dino(vit:nn.Module, # timm's ViT-S/16 to fill
+              path           # DINO's released backbone weights (a state dict), or one saved with 'module.'/'backbone.' prefixes
+             ) -> list:      # the keys dropped (a projection head's)
+    "Load DINO ViT weights strictly, with the prefixes a training run adds stripped."
+    sd = read_state_dict(path)
+    for pre in ('module.', 'backbone.'):
+        if all(k.startswith(pre) or k.startswith('head.') for k in sd): sd = {k.removeprefix(pre): v for k, v in sd.items()}
+    try: return load_weights(vit, sd, ignore=('head.',))
+    except DataError as e: raise DataError(path, e.problem) from None
+
+class DinoViTKeys(Encoder):
+    "Frozen DINO ViT-S/16: ImageNet-normalised images (B, 3, H, W) → the last block's keys (B, 384, H/16, W/16)."
+    def __init__(self, weights=None):  # a DINO checkpoint file (`load_dino`), or None (random: architecture only)
+        super().__init__()
+        self.vit = VisionTransformer(patch_size=16, embed_dim=384, depth=12, num_heads=6, mlp_ratio=4, qkv_bias=True,
+                                     num_classes=0, dynamic_img_size=True)   # other sizes: positions interpolated, as DINO
+        self.out_channels = 384
+        if weights is not None: load_dino(self.vit, weights)
+        self.freeze()
+
+    @torch.no_grad()
+    def forward(self, image:torch.Tensor) -> torch.Tensor:
+        got = []
+        hook = self.vit.blocks[-1].attn.qkv.register_forward_hook(lambda mod, inp, out: got.append(out))
+        try: self.vit.forward_features(image)
+        finally: hook.remove()
+        B, N, _ = got[0].shape
+        keys = got[0].reshape(B, N, 3, 384)[:, 1:, 1]                  # (q, k, v) per token, heads side by side; CLS dropped
+        return keys.transpose(1, 2).reshape(B, 384, image.shape[-2] // 16, image.shape[-1] // 16)
+
+def avin_tf(audio_encoder:nn.Module, # the frozen audio encoder (as `AVIN`)
+            dino_weights=None,       # DINO ViT-S/16 weights file; None: random (architecture only)
+            **kwargs                 # other `AVIN` arguments (dim, tp, ts, ...)
+           ) -> AVIN:
+    "AVIN's transformer variant: frozen DINO keys, a 3×3-conv projection, TokenCut induction vectors, t_n = 0.3."
+    m = AVIN(audio_encoder, DinoViTKeys(dino_weights), vis_hidden=512, proj_kernel=3, induction='tokencut', **{'tn': 0.3, **kwargs})
+    m.lr_groups = {'vproj.': 1e-4, 'aproj.': 1e-4}                      # all at 1e-4 (the ViT is frozen)
+    return m
+
 # %% ../../nbs/14_avin.ipynb #a1000036
 def make_avin(audio_weights:str|None=None, # a PANNs ResNet-22 checkpoint (`load_panns`), e.g. 'ResNet22_mAP=0.430.pth'
               audio_sr:int=16000,          # sample rate of the batches' audio (PANNs resamples it to 32 kHz)
+              variant:str='rn',            # 'rn': the ResNet variant (`AVIN`); 'tf': the transformer variant (`avin_tf`)
+              dino_weights:str|None=None,  # the TF variant's DINO ViT-S/16 weights file
               **kwargs                     # `AVIN` arguments: image_encoder, induction, tp, tn, ...
              ) -> AVIN:
     "AVIN with the paper's frozen PANNs ResNet-22 audio encoder, loaded from a file."
+    if variant not in ('rn', 'tf'): raise ValueError(f"variant must be 'rn' or 'tf', got {variant!r}")
     if audio_weights is None:
         raise ValueError('AVIN aligns sounds through a pretrained, frozen audio encoder: pass audio_weights, a PANNs '
                          'ResNet-22 checkpoint file (no package carries one), or build AVIN(audio_encoder=...) yourself')
-    return AVIN(PANNsResNet22(weights=audio_weights, sr=audio_sr), **kwargs)
+    audio = PANNsResNet22(weights=audio_weights, sr=audio_sr)
+    return avin_tf(audio, dino_weights, **kwargs) if variant == 'tf' else AVIN(audio, **kwargs)
 
 # %% ../../nbs/14_avin.ipynb #a1000041
 from ..core import set_seed

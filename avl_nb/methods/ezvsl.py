@@ -60,17 +60,18 @@ class SmallAudioCNN(nn.Module):
         return self.layers(spec).amax((2, 3))
 
 # %% ../../nbs/10_ezvsl.ipynb #5fe6cfff
-def image_branch(name:str,                 # a key of `avl_nb.encoders.IMAGE_ENCODERS`
-                 weights:str|None,         # 'imagenet', a weights file, or None (random)
-                 freeze:bool|None=None,    # None: frozen for EfficientNet-Lite0, trained otherwise
+def image_branch(name:str|nn.Module,       # a key of `avl_nb.encoders.IMAGE_ENCODERS`, or a built encoder with `out_channels`
+                 weights:str|None,         # 'imagenet', a weights file, or None (random); unused for a built encoder
+                 freeze:bool|None=None,    # None: frozen for EfficientNet-Lite0, trained otherwise (a built encoder stays as it is)
                  cache:bool=False,         # wrap the frozen encoder in `FrozenFeatures` (one cache per process for packaged weights)
                  hidden:int|None=None      # width of a 3×3 conv + ReLU head before the projection (None: no head)
                 ) -> tuple:                # (image module, head layers, channels the projection receives)
     "The visual side every method here shares: an image encoder, maybe frozen and cached, and an optional conv head."
-    frozen = name.startswith('effnet') if freeze is None else freeze
-    enc = build_image_encoder(name, weights=weights, frozen=frozen)
-    if cache and not frozen: raise ValueError('cache_image=True needs a frozen image encoder')
-    share = f'{name}:imagenet' if weights == 'imagenet' else None
+    if isinstance(name, nn.Module): enc, share = name, None
+    else:
+        enc = build_image_encoder(name, weights=weights, frozen=name.startswith('effnet') if freeze is None else freeze)
+        share = f'{name}:imagenet' if weights == 'imagenet' else None
+    if cache and any(p.requires_grad for p in enc.parameters()): raise ValueError('cache_image=True needs a frozen image encoder')
     head = [nn.Conv2d(enc.out_channels, hidden, 3, padding=1), nn.ReLU()] if hidden else []
     return (FrozenFeatures(enc, share=share) if cache else enc), head, hidden or enc.out_channels
 
