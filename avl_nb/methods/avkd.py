@@ -8,7 +8,7 @@ import torch, torch.nn as nn, torch.nn.functional as F
 from .ezvsl import EZVSL, ezvsl_loss
 
 # %% auto #0
-__all__ = ['avkd_hint_loss', 'ObjectnessTeacher', 'AVKD', 'PANNsCnn14']
+__all__ = ['avkd_hint_loss', 'ObjectnessTeacher', 'AVKD', 'PANNsCnn14', 'sine_positions', 'DETR', 'DETRTeacher']
 
 # %% ../../nbs/15_avkd.ipynb #k1000006
 def avkd_hint_loss(img:torch.Tensor,                 # student visual maps (B, C, h, w), L2-normalised over C
@@ -123,3 +123,111 @@ class PANNsCnn14(Encoder):
         x = x.mean(3)                                                            # over frequency
         x = F.dropout(x.amax(2) + x.mean(2), 0.5, self.training)                 # max + mean over time
         return F.relu(self.fc1(x))
+
+# %% ../../nbs/15_avkd.ipynb #k1000031
+import math
+from torchvision.models import resnet50
+from torchvision.ops.misc import FrozenBatchNorm2d
+from ..encoders import load_weights, read_state_dict
+from ..core import DataError
+
+def sine_positions(h:int, w:int, dim:int=256, temperature:float=10000., device=None) -> torch.Tensor:
+    "DETR's normalised sine position encoding of an h×w grid without padding: (dim, h, w), y half then x half."
+    y = torch.arange(1, h + 1, dtype=torch.float32, device=device)[:, None].expand(h, w) / (h + 1e-6) * 2 * math.pi
+    x = torch.arange(1, w + 1, dtype=torch.float32, device=device)[None, :].expand(h, w) / (w + 1e-6) * 2 * math.pi
+    t = temperature ** (2 * (torch.arange(dim // 2, device=device) // 2) / (dim // 2))
+    def enc(c):
+        p = c[..., None] / t
+        return torch.stack((p[..., 0::2].sin(), p[..., 1::2].cos()), dim=-1).flatten(-2)
+    return torch.cat((enc(y), enc(x)), dim=-1).permute(2, 0, 1)
+
+class _EncoderLayer(nn.Module):
+    def __init__(self, d=256, heads=8, ff=2048):
+        super().__init__()
+        self.self_attn = nn.MultiheadAttention(d, heads, batch_first=True)
+        self.linear1, self.linear2 = nn.Linear(d, ff), nn.Linear(ff, d)
+        self.norm1, self.norm2 = nn.LayerNorm(d), nn.LayerNorm(d)
+    def forward(self, src, pos):
+        q = src + pos
+        src = self.norm1(src + self.self_attn(q, q, src, need_weights=False)[0])
+        return self.norm2(src + self.linear2(F.relu(self.linear1(src))))
+
+class _DecoderLayer(nn.Module):
+    def __init__(self, d=256, heads=8, ff=2048):
+        super().__init__()
+        self.self_attn = nn.MultiheadAttention(d, heads, batch_first=True)
+        self.multihead_attn = nn.MultiheadAttention(d, heads, batch_first=True)
+        self.linear1, self.linear2 = nn.Linear(d, ff), nn.Linear(ff, d)
+        self.norm1, self.norm2, self.norm3 = nn.LayerNorm(d), nn.LayerNorm(d), nn.LayerNorm(d)
+    def forward(self, tgt, memory, pos, query_pos):
+        q = tgt + query_pos
+        tgt = self.norm1(tgt + self.self_attn(q, q, tgt, need_weights=False)[0])
+        out, attn = self.multihead_attn(tgt + query_pos, memory + pos, memory)   # attn: (B, queries, h·w), mean over heads
+        tgt = self.norm2(tgt + out)
+        return self.norm3(tgt + self.linear2(F.relu(self.linear1(tgt)))), attn
+
+class _Transformer(nn.Module):
+    def __init__(self, d=256, layers=6):
+        super().__init__()
+        self.encoder, self.decoder = nn.Module(), nn.Module()
+        self.encoder.layers = nn.ModuleList([_EncoderLayer(d) for _ in range(layers)])
+        self.decoder.layers = nn.ModuleList([_DecoderLayer(d) for _ in range(layers)])
+        self.decoder.norm = nn.LayerNorm(d)
+
+class _MLP(nn.Module):
+    def __init__(self, dims):
+        super().__init__()
+        self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(dims, dims[1:]))
+    def forward(self, x):
+        for i, l in enumerate(self.layers): x = l(x) if i == len(self.layers) - 1 else F.relu(l(x))
+        return x
+
+class DETR(nn.Module):
+    "DETR-ResNet-50 (COCO, 91 classes + no object): images → class logits, boxes, and the last decoder cross-attention."
+    def __init__(self, weights=None,      # the released checkpoint (`{'model': state_dict}`), or None (random)
+                 num_classes:int=91, queries:int=100):
+        super().__init__()
+        body = resnet50(weights=None, norm_layer=FrozenBatchNorm2d)
+        body.fc = body.avgpool = nn.Identity()
+        self.backbone = nn.ModuleList([nn.Module()]); self.backbone[0].body = body
+        self.input_proj = nn.Conv2d(2048, 256, 1)
+        self.query_embed = nn.Embedding(queries, 256)
+        self.transformer = _Transformer()
+        self.class_embed, self.bbox_embed = nn.Linear(256, num_classes + 1), _MLP((256, 256, 256, 4))
+        if weights is not None:
+            try: load_weights(self, read_state_dict(weights), ignore=())
+            except DataError as e: raise DataError(weights, e.problem) from None
+        self.requires_grad_(False).eval()
+
+    def train(self, mode:bool=True): return super().train(False)
+
+    @torch.no_grad()
+    def forward(self, image:torch.Tensor) -> dict:
+        b = self.backbone[0].body
+        f = b.layer4(b.layer3(b.layer2(b.layer1(b.maxpool(b.relu(b.bn1(b.conv1(image))))))))
+        h, w = f.shape[-2:]
+        src = self.input_proj(f).flatten(2).transpose(1, 2)                        # (B, h·w, 256)
+        pos = sine_positions(h, w, device=image.device).flatten(1).T[None]
+        for layer in self.transformer.encoder.layers: src = layer(src, pos)
+        qpos = self.query_embed.weight[None].expand(len(image), -1, -1)
+        tgt = torch.zeros_like(qpos)
+        for layer in self.transformer.decoder.layers: tgt, attn = layer(tgt, src, pos, qpos)
+        hs = self.transformer.decoder.norm(tgt)
+        return dict(logits=self.class_embed(hs), boxes=self.bbox_embed(hs).sigmoid(), attn=attn.reshape(len(image), -1, h, w))
+
+class DETRTeacher(nn.Module):
+    "Visual teacher: DETR's last decoder cross-attention, averaged over the queries that found an object (NaN if none)."
+    def __init__(self, weights=None,     # the DETR checkpoint file (None: random, architecture only)
+                 size:int=800,           # the frame is resized to size×size first (paper: 800 → 25×25 maps)
+                 threshold:float=0.3):   # a query counts when its best object-class probability exceeds this (reference code: 0.3)
+        super().__init__()
+        self.detr, self.size, self.threshold = DETR(weights), size, threshold
+    def train(self, mode:bool=True): return super().train(False)
+    @torch.no_grad()
+    def forward(self, image:torch.Tensor) -> torch.Tensor:
+        if image.shape[-2:] != (self.size, self.size):
+            image = F.interpolate(image, size=(self.size, self.size), mode='bilinear', align_corners=False)
+        out = self.detr(image)
+        keep = (out['logits'].softmax(-1)[..., :-1].amax(-1) > self.threshold).to(out['attn'].dtype)   # (B, queries)
+        maps = torch.einsum('bq,bqhw->bhw', keep, out['attn'].abs()) / keep.sum(1)[:, None, None]   # 0/0: NaN, no object
+        return maps
