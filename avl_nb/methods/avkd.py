@@ -8,7 +8,8 @@ import torch, torch.nn as nn, torch.nn.functional as F
 from .ezvsl import EZVSL, ezvsl_loss
 
 # %% auto #0
-__all__ = ['avkd_hint_loss', 'ObjectnessTeacher', 'AVKD', 'PANNsCnn14', 'sine_positions', 'DETR', 'DETRTeacher']
+__all__ = ['avkd_hint_loss', 'ObjectnessTeacher', 'AVKD', 'precompute_teacher_maps', 'WithTeacherMaps', 'PANNsCnn14',
+           'sine_positions', 'DETR', 'DETRTeacher', 'make_avkd']
 
 # %% ../../nbs/15_avkd.ipynb #k1000006
 def avkd_hint_loss(img:torch.Tensor,                 # student visual maps (B, C, h, w), L2-normalised over C
@@ -57,8 +58,8 @@ from ..train import gather, FrozenFeatures
 class AVKD(EZVSL):
     "EZ-VSL trained with an audio teacher's embedding hint and a visual teacher's map hint (teachers absent at test)."
     def __init__(self,
-                 audio_teacher:nn.Module|None=None,  # frozen: waveforms (B, n) → (B, out_channels); None: no audio hint
-                 visual_teacher:nn.Module|None=None, # frozen: images (B, 3, H, W) → maps (B, h, w); None: no visual hint
+                 audio_teacher=None,                 # frozen: waveforms (B, n) → (B, out_channels), or a function building it; None: no audio hint
+                 visual_teacher=None,                # frozen: images (B, 3, H, W) → maps (B, h, w), or a function building it; None: no visual hint
                  audio_weight:float=1000.,           # paper: 1000
                  image_weight:float=1e5,             # paper: 1e5
                  dim:int|None=None,                  # embedding size; None: the audio teacher's (paper: 2048), else EZ-VSL's 512
@@ -69,16 +70,26 @@ class AVKD(EZVSL):
         if audio_teacher is not None and getattr(audio_teacher, 'out_channels', dim) != dim:
             raise ValueError(f'the student\'s dim ({dim}) must be the audio teacher\'s embedding size ({audio_teacher.out_channels})')
         super().__init__(dim=dim, **kwargs)
-        self.audio_weight, self.image_weight = audio_weight, image_weight
-        wrap = lambda t, cache: None if t is None else FrozenFeatures(t) if cache else t.requires_grad_(False).eval()
-        self.__dict__['_teachers'] = dict(audio=wrap(audio_teacher, cache_audio_teacher), visual=wrap(visual_teacher, True))
+        self.audio_weight, self.image_weight, self._cache = audio_weight, image_weight, dict(audio=cache_audio_teacher, visual=True)
+        self.__dict__['_teachers'] = dict(audio=audio_teacher, visual=visual_teacher)   # not submodules: not in the state dict
+
+    def teacher(self, kind:str) -> nn.Module|None:
+        "The frozen 'audio' or 'visual' teacher, built on first use when given as a function (evaluation never builds it)."
+        t = self._teachers[kind]
+        if t is None or getattr(t, '_avkd_ready', False): return t
+        if not isinstance(t, nn.Module): t = t()
+        t = FrozenFeatures(t) if self._cache[kind] else t.requires_grad_(False).eval()
+        t._avkd_ready = True
+        self._teachers[kind] = t
+        return t
 
     def teacher_outputs(self, batch:dict) -> tuple:
         "The audio teacher's embeddings and the visual teacher's maps for a batch (from the batch if it carries them)."
         out = []
         for kind, key in (('audio', 'audio'), ('visual', 'image')):
-            given, teacher = batch.get(f'{kind}_teacher'), self._teachers[kind]
-            if given is None and teacher is not None:
+            given = batch.get(f'{kind}_teacher')
+            teacher = self.teacher(kind) if given is None else None
+            if teacher is not None:
                 with torch.no_grad(): given = teacher.to(batch[key].device)(batch[key])
             out.append(given)
         return tuple(out)
@@ -89,6 +100,34 @@ class AVKD(EZVSL):
         h = avkd_hint_loss(v, a, *self.teacher_outputs(batch), self.audio_weight, self.image_weight)
         return {'loss': av + h['loss'], 'av': av.detach(), 'hint_audio': h['audio'].detach(),
                 'hint_image': h['image'].detach(), 'no_visual_hint': float(h['dropped'])}
+
+# %% ../../nbs/15_avkd.ipynb #k1000018
+from torch.utils.data import DataLoader, Dataset
+from ..data import collate_av
+
+@torch.no_grad()
+def precompute_teacher_maps(teacher:nn.Module, # a visual teacher
+                            ds,                # a dataset of the frames as the teacher should see them (a test transform)
+                            batch_size:int=32, device=None
+                           ) -> dict:          # id -> (h, w) map
+    "The visual teacher's map of every frame of a dataset, computed once (the reference's offline hints)."
+    teacher = teacher.to(device or 'cpu').eval()
+    maps = {}
+    for b in DataLoader(ds, batch_size=batch_size, collate_fn=collate_av):
+        for i, m in zip(b['id'], teacher(b['image'].to(device or 'cpu')).cpu()): maps[i] = m
+    return maps
+
+class WithTeacherMaps(Dataset):
+    "A dataset whose items also carry `visual_teacher`: the precomputed map of the item's frame, by id."
+    def __init__(self, ds, maps:dict): self.ds, self.maps = ds, maps
+    def __len__(self): return len(self.ds)
+    def __getitem__(self, i):
+        item = self.ds[i]
+        if item['id'] not in self.maps: raise KeyError(f"no precomputed teacher map for frame {item['id']!r}")
+        return {**item, 'visual_teacher': self.maps[item['id']]}
+    def __getattr__(self, name):                                   # set_epoch, classes, sr, ...: the wrapped dataset's
+        if name in ('ds', 'maps'): raise AttributeError(name)
+        return getattr(self.ds, name)
 
 # %% ../../nbs/15_avkd.ipynb #k1000021
 import torchaudio
@@ -231,3 +270,25 @@ class DETRTeacher(nn.Module):
         keep = (out['logits'].softmax(-1)[..., :-1].amax(-1) > self.threshold).to(out['attn'].dtype)   # (B, queries)
         maps = torch.einsum('bq,bqhw->bhw', keep, out['attn'].abs()) / keep.sum(1)[:, None, None]   # 0/0: NaN, no object
         return maps
+
+# %% ../../nbs/15_avkd.ipynb #k1000041
+def _teacher(spec:str|None, sr:int):
+    if spec is None: return None
+    kind, _, path = spec.partition(':')
+    makers = {'cnn14': lambda: PANNsCnn14(path, sr=sr), 'detr': lambda: DETRTeacher(path),
+              'objectness': lambda: ObjectnessTeacher(path or 'effnet-lite0-s32')}
+    if kind not in makers or (kind in ('cnn14', 'detr') and not path):
+        raise ValueError(f"unknown teacher {spec!r}: use 'cnn14:<file>', 'detr:<file>' or 'objectness[:<encoder>]'")
+    return makers[kind]
+
+def make_avkd(audio_teacher:str|None=None,  # 'cnn14:<PANNs Cnn14 checkpoint>' (paper), or None
+              visual_teacher:str|None=None, # 'detr:<DETR-R50 checkpoint>' (paper), 'objectness' (packaged ImageNet encoder), or None
+              audio_sr:int=16000,           # sample rate of the batches' audio
+              dim:int|None=None,            # student embedding size; None: 2048 with Cnn14 (paper), else 512
+              **kwargs                      # other `AVKD` / `EZVSL` arguments
+             ) -> AVKD:
+    "The AVKD student with its teachers named by strings (built lazily), for `avl-nb train --method avkd`."
+    a, v = _teacher(audio_teacher, audio_sr), _teacher(visual_teacher, audio_sr)
+    if a is not None and not audio_teacher.startswith('cnn14:'): raise ValueError(f'{audio_teacher!r} is not an audio teacher')
+    if v is not None and visual_teacher.startswith('cnn14'): raise ValueError(f'{visual_teacher!r} is not a visual teacher')
+    return AVKD(a, v, dim=dim or (2048 if a is not None else 512), **kwargs)
