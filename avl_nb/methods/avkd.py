@@ -103,7 +103,7 @@ class AVKD(EZVSL):
 
 # %% ../../nbs/15_avkd.ipynb #k1000018
 from torch.utils.data import DataLoader, Dataset
-from ..data import collate_av
+from ..data import collate_av, load_image
 
 @torch.no_grad()
 def precompute_teacher_maps(teacher:nn.Module, # a visual teacher
@@ -119,14 +119,27 @@ def precompute_teacher_maps(teacher:nn.Module, # a visual teacher
 
 class WithTeacherMaps(Dataset):
     "A dataset whose items also carry `visual_teacher`: the precomputed map of the item's frame, by id."
-    def __init__(self, ds, maps:dict): self.ds, self.maps = ds, maps
+    def __init__(self, ds,                         # an `AVDataset` or `SceneDataset` (or any dataset with ids, unmoved maps)
+                 maps:dict,                        # id -> (h, w) map (`precompute_teacher_maps`)
+                 follow_augmentation:bool=False):  # move each map with the item's own crop and flip
+        self.ds, self.maps, self.follow = ds, maps, follow_augmentation
     def __len__(self): return len(self.ds)
     def __getitem__(self, i):
         item = self.ds[i]
         if item['id'] not in self.maps: raise KeyError(f"no precomputed teacher map for frame {item['id']!r}")
-        return {**item, 'visual_teacher': self.maps[item['id']]}
+        m = self.maps[item['id']]
+        if self.follow and getattr(self.ds.transform, 'random', False): m = self._moved(range(len(self))[i], m)
+        return {**item, 'visual_teacher': m}
+    def _moved(self, i, m):
+        "The map taken through item i's transform: the same seeded crop and flip the dataset drew for its image."
+        ds = self.ds
+        path = ds.pairs[i].image if hasattr(ds, 'pairs') else ds.dir / 'frames' / f'{ds.ids[i]}.jpg'
+        frame = load_image(path); W, H = frame.size
+        big = F.interpolate(m[None, None].float(), size=(H, W), mode='bilinear', align_corners=False)[0, 0]
+        _, moved = ds._transform(i, frame, big)
+        return F.adaptive_avg_pool2d(moved[None, None], tuple(m.shape))[0, 0].to(m.dtype)
     def __getattr__(self, name):                                   # set_epoch, classes, sr, ...: the wrapped dataset's
-        if name in ('ds', 'maps'): raise AttributeError(name)
+        if name in ('ds', 'maps', 'follow'): raise AttributeError(name)
         return getattr(self.ds, name)
 
 # %% ../../nbs/15_avkd.ipynb #k1000021
