@@ -103,35 +103,50 @@ class _Stages(nn.Module):
             cin = w
     def forward(self, x): return self.layer4(self.layer3(self.layer2(self.layer1(x))))
 
-class PANNsResNet22(Encoder):
+class _PANNs(Encoder):
+    "What PANNs networks share: the 32 kHz log-mel front end with BN over mel bands, and the time-pooled `fc1` embedding."
+    def __init__(self, sr:int, name:str):
+        super().__init__()
+        self.sr, self.out_channels, self.name = sr, 2048, name
+        self.frontend = LogMel(32000, 1024, 320, 64, 50., 14000.)   # PANNs' front end (no parameters)
+        self.bn0 = nn.BatchNorm2d(64)
+
+    def _finish(self, weights, frozen):
+        "Add `fc1` (after the trunk, as the originals), then load and freeze."
+        self.fc1 = nn.Linear(2048, 2048)
+        if weights is not None: load_panns(self, weights)
+        if frozen: self.freeze()
+
+    def logmel(self, wave:torch.Tensor) -> torch.Tensor:
+        "Waveforms (B, n) at `sr` → (B, 1, T, 64): the log-mel at 32 kHz, normalised per mel band by `bn0`."
+        if self.sr != 32000: wave = torchaudio.functional.resample(wave, self.sr, 32000)
+        x = self.frontend(wave)                                   # (B, 64 mel, T)
+        if x.shape[-1] < 32: raise ValueError(f'{x.shape[-1]} frames ({wave.shape[-1] / 32000:.2f} s) are too few for PANNs '
+                                              f'{self.name}: its five 2× poolings of time need 32 (0.31 s)')
+        return self.bn0(x[..., None]).squeeze(-1).transpose(1, 2)[:, None]
+
+    def pool(self, x:torch.Tensor) -> torch.Tensor:
+        "The trunk's (B, 2048, T', F') → the embedding: mean over frequency, max + mean over time, `fc1` + ReLU."
+        x = x.mean(3)
+        return F.relu(self.fc1(F.dropout(x.amax(2) + x.mean(2), 0.5, self.training)))
+
+class PANNsResNet22(_PANNs):
     "PANNs ResNet-22 (AudioSet) without its classifier: waveforms `(B, n)` at `sr` → 2048-d embeddings; frozen by default."
     def __init__(self,
                  weights=None,      # a PANNs checkpoint file (see `load_panns`), or None (random: architecture only)
                  sr:int=16000,      # sample rate of the waveforms given to it (resampled to 32 kHz inside)
                  frozen:bool=True   # AVIN: frozen, in eval mode
                 ):
-        super().__init__()
-        self.sr, self.out_channels = sr, 2048
-        self.frontend = LogMel(32000, 1024, 320, 64, 50., 14000.)   # PANNs' front end (no parameters)
-        self.bn0 = nn.BatchNorm2d(64)
+        super().__init__(sr, 'ResNet-22')
         self.conv_block1 = _ConvBlock(1, 64)
         self.resnet = _Stages()
         self.conv_block_after1 = _ConvBlock(512, 2048)
-        self.fc1 = nn.Linear(2048, 2048)
-        if weights is not None: load_panns(self, weights)
-        if frozen: self.freeze()
+        self._finish(weights, frozen)
 
     def forward(self, wave:torch.Tensor) -> torch.Tensor:
-        if self.sr != 32000: wave = torchaudio.functional.resample(wave, self.sr, 32000)
-        x = self.frontend(wave)                                   # (B, 64 mel, T)
-        if x.shape[-1] < 32: raise ValueError(f'{x.shape[-1]} frames ({wave.shape[-1] / 32000:.2f} s) are too few for PANNs '
-                                              'ResNet-22: its five 2× poolings of time need 32 (0.31 s)')
-        x = self.bn0(x[..., None]).squeeze(-1).transpose(1, 2)[:, None]   # BN over mel bands; then (B, 1, T, 64 mel)
-        x = F.dropout(self.conv_block1(x), 0.2, self.training)
+        x = F.dropout(self.conv_block1(self.logmel(wave)), 0.2, self.training)
         x = F.dropout(F.avg_pool2d(self.resnet(x), 2), 0.2, self.training)
-        x = F.dropout(self.conv_block_after1(x, pool=(1, 1)), 0.2, self.training).mean(3)   # mean over frequency
-        x = F.dropout(x.amax(2) + x.mean(2), 0.5, self.training)                            # max + mean over time
-        return F.relu(self.fc1(x))
+        return self.pool(F.dropout(self.conv_block_after1(x, pool=(1, 1)), 0.2, self.training))
 
 def load_panns(model:nn.Module,     # the PANNs model to fill (`PANNsResNet22`, `avkd.PANNsCnn14`): has `frontend`
                path                 # a PANNs checkpoint: `{'model': state_dict}` or a bare state dict, from `torch.save`

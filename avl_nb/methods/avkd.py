@@ -143,38 +143,24 @@ class WithTeacherMaps(Dataset):
         return getattr(self.ds, name)
 
 # %% ../../nbs/15_avkd.ipynb #k1000021
-import torchaudio
-from ..audio import LogMel
-from ..encoders import Encoder
-from .avin import _ConvBlock, load_panns
+from .avin import _ConvBlock, _PANNs
 
-class PANNsCnn14(Encoder):
+class PANNsCnn14(_PANNs):
     "PANNs Cnn14 (AudioSet) without its classifier: waveforms `(B, n)` at `sr` → 2048-d embeddings; frozen by default."
     def __init__(self,
                  weights=None,      # a PANNs checkpoint file (`load_panns`), or None (random: architecture only)
                  sr:int=16000,      # sample rate of the waveforms given to it (resampled to 32 kHz inside)
                  frozen:bool=True   # a teacher: frozen, in eval mode
                 ):
-        super().__init__()
-        self.sr, self.out_channels = sr, 2048
-        self.frontend = LogMel(32000, 1024, 320, 64, 50., 14000.)
-        self.bn0 = nn.BatchNorm2d(64)
+        super().__init__(sr, 'Cnn14')
         ch = (1, 64, 128, 256, 512, 1024, 2048)
         for i, (a, b) in enumerate(zip(ch, ch[1:]), 1): setattr(self, f'conv_block{i}', _ConvBlock(a, b))
-        self.fc1 = nn.Linear(2048, 2048)
-        if weights is not None: load_panns(self, weights)
-        if frozen: self.freeze()
+        self._finish(weights, frozen)
 
     def forward(self, wave:torch.Tensor) -> torch.Tensor:
-        if self.sr != 32000: wave = torchaudio.functional.resample(wave, self.sr, 32000)
-        x = self.frontend(wave)                                                  # (B, 64 mel, T)
-        if x.shape[-1] < 32: raise ValueError(f'{x.shape[-1]} frames ({wave.shape[-1] / 32000:.2f} s) are too few for PANNs '
-                                              'Cnn14: its five 2× poolings of time need 32 (0.31 s)')
-        x = self.bn0(x[..., None]).squeeze(-1).transpose(1, 2)[:, None]         # BN over mel bands; (B, 1, T, 64)
+        x = self.logmel(wave)
         for i in range(1, 7): x = F.dropout(getattr(self, f'conv_block{i}')(x, pool=(2, 2) if i < 6 else (1, 1)), 0.2, self.training)
-        x = x.mean(3)                                                            # over frequency
-        x = F.dropout(x.amax(2) + x.mean(2), 0.5, self.training)                 # max + mean over time
-        return F.relu(self.fc1(x))
+        return self.pool(x)
 
 # %% ../../nbs/15_avkd.ipynb #k1000031
 import math
