@@ -30,7 +30,7 @@ def avin_scores(vmap:torch.Tensor,      # projected visual maps F_v (B, C, h, w)
                 vectors:torch.Tensor|None=None # induction vectors (K, C); None: the spatial means of `vmap`
                ) -> tuple:              # SP (B, K), SN (B, K), S (B, K, h·w)
     "AVIN's region similarities of every image map with every induction vector."
-    g = vmap.mean((2, 3)) if vectors is None else vectors
+    g = induction_vectors(vmap) if vectors is None else vectors
     S = torch.einsum('bcp,kc->bkp', F.normalize(vmap.flatten(2), dim=1), F.normalize(g, dim=1))
     hw = S.shape[-1]; kp, kn = int(hw * tp), int(hw * tn)
     if not (1 <= kp <= hw and 1 <= kn <= hw): raise ValueError(f'tp={tp}, tn={tn} select {kp} and {kn} of {hw} locations; need 1 or more')

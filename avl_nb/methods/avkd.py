@@ -37,16 +37,16 @@ def avkd_hint_loss(img:torch.Tensor,                 # student visual maps (B, C
     return dict(loss=audio_weight * l_aud + image_weight * l_img, audio=l_aud, image=l_img, dropped=dropped)
 
 # %% ../../nbs/15_avkd.ipynb #k1000011
-from ..encoders import image_encoder as build_image_encoder
+from ..encoders import Encoder, image_encoder as build_image_encoder
 from ..maps import object_prior
 
-class ObjectnessTeacher(nn.Module):
+class ObjectnessTeacher(Encoder):
     "Visual teacher: a frozen ImageNet encoder's object prior `mean_c |f|`, normalised to sum 1 over its cells."
     def __init__(self, encoder:str='effnet-lite0-s32', # a key of `IMAGE_ENCODERS` (frozen)
                  weights:str|None='imagenet'):          # its weights
         super().__init__()
         self.encoder = build_image_encoder(encoder, weights=weights, frozen=True)
-    def train(self, mode:bool=True): return super().train(False)
+        self.freeze()
     @torch.no_grad()
     def forward(self, image:torch.Tensor) -> torch.Tensor:
         p = object_prior(self.encoder(image))
@@ -54,6 +54,7 @@ class ObjectnessTeacher(nn.Module):
 
 # %% ../../nbs/15_avkd.ipynb #k1000014
 from ..train import gather, FrozenFeatures
+from .avin import _Frozen
 
 class AVKD(EZVSL):
     "EZ-VSL trained with an audio teacher's embedding hint and a visual teacher's map hint (teachers absent at test)."
@@ -72,16 +73,15 @@ class AVKD(EZVSL):
         super().__init__(dim=dim, **kwargs)
         self.audio_weight, self.image_weight, self._cache = audio_weight, image_weight, dict(audio=cache_audio_teacher, visual=True)
         self.__dict__['_teachers'] = dict(audio=audio_teacher, visual=visual_teacher)   # not submodules: not in the state dict
+        self.__dict__['_built'] = {}
 
     def teacher(self, kind:str) -> nn.Module|None:
         "The frozen 'audio' or 'visual' teacher, built on first use when given as a function (evaluation never builds it)."
-        t = self._teachers[kind]
-        if t is None or getattr(t, '_avkd_ready', False): return t
-        if not isinstance(t, nn.Module): t = t()
-        t = FrozenFeatures(t) if self._cache[kind] else t.requires_grad_(False).eval()
-        t._avkd_ready = True
-        self._teachers[kind] = t
-        return t
+        if kind not in self._built:
+            t = self._teachers[kind]
+            if t is not None and not isinstance(t, nn.Module): t = t()
+            self._built[kind] = None if t is None else FrozenFeatures(t) if self._cache[kind] else _Frozen(t)
+        return self._built[kind]
 
     def teacher_outputs(self, batch:dict) -> tuple:
         "The audio teacher's embeddings and the visual teacher's maps for a batch (from the batch if it carries them)."
@@ -220,7 +220,7 @@ class _MLP(nn.Module):
         for i, l in enumerate(self.layers): x = l(x) if i == len(self.layers) - 1 else F.relu(l(x))
         return x
 
-class DETR(nn.Module):
+class DETR(Encoder):
     "DETR-ResNet-50 (COCO, 91 classes + no object): images → class logits, boxes, and the last decoder cross-attention."
     def __init__(self, weights=None,      # the released checkpoint (`{'model': state_dict}`), or None (random)
                  num_classes:int=91, queries:int=100):
@@ -235,9 +235,7 @@ class DETR(nn.Module):
         if weights is not None:
             try: load_weights(self, read_state_dict(weights), ignore=())
             except DataError as e: raise DataError(weights, e.problem) from None
-        self.requires_grad_(False).eval()
-
-    def train(self, mode:bool=True): return super().train(False)
+        self.freeze()
 
     @torch.no_grad()
     def forward(self, image:torch.Tensor) -> dict:
@@ -253,14 +251,14 @@ class DETR(nn.Module):
         hs = self.transformer.decoder.norm(tgt)
         return dict(logits=self.class_embed(hs), boxes=self.bbox_embed(hs).sigmoid(), attn=attn.reshape(len(image), -1, h, w))
 
-class DETRTeacher(nn.Module):
+class DETRTeacher(Encoder):
     "Visual teacher: DETR's last decoder cross-attention, averaged over the queries that found an object (NaN if none)."
     def __init__(self, weights=None,     # the DETR checkpoint file (None: random, architecture only)
                  size:int=800,           # the frame is resized to size×size first (paper: 800 → 25×25 maps)
                  threshold:float=0.3):   # a query counts when its best object-class probability exceeds this (reference code: 0.3)
         super().__init__()
         self.detr, self.size, self.threshold = DETR(weights), size, threshold
-    def train(self, mode:bool=True): return super().train(False)
+        self.freeze()
     @torch.no_grad()
     def forward(self, image:torch.Tensor) -> torch.Tensor:
         if image.shape[-2:] != (self.size, self.size):

@@ -189,13 +189,12 @@ def seed_study(root,                      # a built scene set
     keys = [(sp, p, sp if k == 0 else f'{sp} ({p})') for sp in splits for k, p in enumerate(protocols)]
     scores, models = {a: {key: [] for _, _, key in keys} for a in arms}, {}
     size, seconds = train_args.get('size', 96), train_args.get('seconds', 1.0)
+    tests = {sp: DataLoader(scene_split(root, sp, size, seconds), batch_size=100, collate_fn=collate_av) for sp in splits}
     for seed in seeds:
         for name, build in arms.items():
             set_seed(seed); model = build()
             run = None if out is None else Path(out) / re.sub(r'[^A-Za-z0-9_.-]+', '_', name) / f'seed{seed}'
             train_on_scenes(root, run, seed=seed, method=model, **train_args)
-            for sp, p, key in keys:
-                dl = DataLoader(scene_split(root, sp, size, seconds), batch_size=100, collate_fn=collate_av)
-                scores[name][key].append(score_controls(model, dl, p, ogl=ogl))
+            for sp, p, key in keys: scores[name][key].append(score_controls(model, tests[sp], p, ogl=ogl))
             models.setdefault(name, model)
     return dict(scores=scores, models=models)
