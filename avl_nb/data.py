@@ -457,6 +457,14 @@ def _read_json(path, what):
     try: return json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as e: raise DataError(path, f'invalid JSON ({e})') from None
 
+_KEPT = {'waves': {}, 'frames': {}}   # one memory per process: every cached `SceneDataset` reuses what another decoded
+
+def _stamp(path) -> tuple:
+    "A file's identity for the shared cache: path, modification time and size (a rewritten file is read anew)."
+    try: st = Path(path).stat()
+    except OSError: return str(path), None, None                  # never stored: the read that follows names the problem
+    return str(Path(path).resolve()), st.st_mtime_ns, st.st_size
+
 class SceneDataset(_Draws, Dataset):
     "Items of a built scene split, with the sounding object fixed (test) or drawn anew per read (`draw_source=True`)."
     def __init__(self, root, # the built scene set: `classes.json`, `bank/`, one folder per split
@@ -483,7 +491,7 @@ class SceneDataset(_Draws, Dataset):
         self.ids = read_id_list(lst) if lst.is_file() else list(self.scenes)
         for i in self.ids: self._check_scene(sj_path, i)
         self.draw_source, self.transform, self.rng_seed, self.gt_size = draw_source, transform, rng_seed, gt_size
-        self.cache, self._waves, self._frames = cache, {}, {}
+        self.cache, self._waves, self._frames = cache, _KEPT['waves'], _KEPT['frames']
         self.bank = {}
         if draw_source:
             for c in sorted({o['class'] for i in self.ids for o in self.scenes[i]['objects']}):
@@ -515,16 +523,18 @@ class SceneDataset(_Draws, Dataset):
             recs = self.bank[obj['class']]; rec = recs[int(rng.integers(len(recs)))]
             if not self.cache: audio = load_wave(rec, self.sr, self.seconds, 'random', rng)
             else:
-                if rec not in self._waves: self._waves[rec] = load_wave(rec, self.sr)
-                audio = crop_wave(self._waves[rec], self.sr, self.seconds, 'random', rng)
+                key = (_stamp(rec), self.sr)
+                if key not in self._waves: self._waves[key] = load_wave(rec, self.sr)
+                audio = crop_wave(self._waves[key], self.sr, self.seconds, 'random', rng)
         else:
             k = sc['source']; obj = sc['objects'][k]
             audio = load_wave(self.dir / 'audio' / f'{sid}.wav', self.sr, self.seconds, 'center')
         keep = self.cache and not getattr(self.transform, 'random', True)
-        if keep and (sid, k) in self._frames: image, mask, (W, H) = self._frames[sid, k]
+        key = keep and (_stamp(self.dir / 'frames' / f'{sid}.jpg'), _stamp(self.dir / obj['mask']), repr(self.transform), self.size)
+        if key and key in self._frames: image, mask, (W, H) = self._frames[key]
         else:
             image, mask, (W, H) = self._frame(i, sid, obj)
-            if keep: self._frames[sid, k] = image, mask, (W, H)
+            if key: self._frames[key] = image, mask, (W, H)
         x0, y0, x1, y1 = obj['box']
         gt, boxes = gt_from_boxes([[x0 / W, y0 / H, x1 / W, y1 / H]], 'vggss', self.gt_size)
         return dict(image=image, audio=_tensor(audio), gt_map=_tensor(gt), has_gt=True, boxes=boxes, id=sid,
