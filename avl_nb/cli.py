@@ -75,7 +75,7 @@ def _print_summary(s):
 
 # %% ../nbs/30_cli.ipynb #123e4ed1
 METHODS = {'toy': 'avl_nb.train:ToyMethod', 'ezvsl': 'avl_nb.methods.ezvsl:EZVSL', 'fnac': 'avl_nb.methods.fnac:FNAC',
-           'avin': 'avl_nb.methods.avin:make_avin', 'avkd': 'avl_nb.methods.avkd:make_avkd'}
+           'avin': 'avl_nb.methods.avin:make_avin', 'avkd': 'avl_nb.methods.avkd:make_avkd', 'dmt': 'avl_nb.methods.dmt:make_dmt'}
 
 def resolve_method(spec:str # a name in `METHODS` or 'package.module:attribute'
                   ):
@@ -133,14 +133,14 @@ def train(method:str, data:str, out:str, epochs:int=10, lr:float=1e-4, batch_siz
           method_args:dict|None=None, seed:int=0, workers:int=0, protocol:str='ezvsl-train', metric:str='ciou50',
           sched:str='const', warmup:int=0, clip:float|None=None, resume:bool=True, ckpt_every:int|None=None,
           gather_negatives:bool=True, progress:bool=True, augment:bool=True, seconds:float|None=None,
-          weight_decay:float=0., lr_groups:dict|str|None=None):
+          weight_decay:float=0., lr_groups:dict|str|None=None, labelled_fraction:float|None=None, target:str='box'):
     "Train `method` on `data` into `out` (see `avl_nb.train.fit`); returns the Learner."
     from avl_nb.core import set_seed
     from avl_nb.data import collate_av
     from avl_nb.train import fit, make_loaders, finish_distributed
     config = dict(method=method, method_args=method_args or {}, data=str(data), size=size, seed=seed,
                   batch_size=batch_size, lr=lr, epochs=epochs, protocol=protocol, augment=augment, seconds=seconds,
-                  weight_decay=weight_decay)
+                  weight_decay=weight_decay, labelled_fraction=labelled_fraction, target=target)
     set_seed(seed)
     m = make_method(method, method_args)
     if lr_groups == 'method':                                     # the learning rates the method's paper gives its parts
@@ -148,7 +148,11 @@ def train(method:str, data:str, out:str, epochs:int=10, lr:float=1e-4, batch_siz
         lr_groups = m.lr_groups
     config['lr_groups'] = lr_groups
     ds = make_datasets(data, size, seed, augment, seconds)
-    dls = make_loaders(ds['train'], ds['val'], batch_size, seed, workers, collate_fn=collate_av)
+    if labelled_fraction is None: dls = make_loaders(ds['train'], ds['val'], batch_size, seed, workers, collate_fn=collate_av)
+    else:                                                          # semi-supervised (DMT): a labelled share, warm-up epochs first
+        from avl_nb.methods.dmt import SemiSupervised, labelled_subset, semi_loaders
+        tr = SemiSupervised(ds['train'], labelled_subset(len(ds['train']), labelled_fraction), target)
+        dls = semi_loaders(tr, ds['val'], batch_size, seed, getattr(m, 'warmup_epochs', 0), workers)
     learn = fit(m, dls, epochs, lr, out=out, resume=resume, protocol=protocol, metric=metric, sched=sched,
                 warmup=warmup, clip=clip, ckpt_every=ckpt_every, gather_negatives=gather_negatives, weight_decay=weight_decay, lr_groups=lr_groups,
                 progress=progress, config=config)
@@ -208,6 +212,8 @@ def main(argv=None):
     q.add_argument('--no-augment', action='store_true', help='no image augmentation (needed to cache frozen features)')
     q.add_argument('--seconds', type=float, default=None, help='audio window (default: the data\'s own)')
     q.add_argument('--lr-groups', default=None, help="JSON {parameter prefix: lr}, or 'method': the method's own (AVIN's paper rates)")
+    q.add_argument('--labelled-fraction', type=float, default=None, help='semi-supervised (dmt): the share of training items with boxes')
+    q.add_argument('--target', default='box', choices=['box', 'mask'], help="what a labelled item gives (with --labelled-fraction)")
     q = sub.add_parser('eval', help='evaluate a checkpoint')
     q.add_argument('--ckpt', required=True); q.add_argument('--split', default='test')
     q.add_argument('--protocol', default='ezvsl-test'); q.add_argument('--data', default=None, help='override the data folder')
@@ -223,7 +229,7 @@ def main(argv=None):
         train(a.method, a.data, a.out, a.epochs, a.lr, a.batch_size, a.size, json.loads(a.method_args), a.seed,
               a.workers, a.protocol, a.metric, a.sched, a.warmup, a.clip, not a.no_resume, a.ckpt_every, not a.no_gather,
               not a.quiet, not a.no_augment, a.seconds, a.weight_decay,
-              a.lr_groups if a.lr_groups in (None, 'method') else json.loads(a.lr_groups))
+              a.lr_groups if a.lr_groups in (None, 'method') else json.loads(a.lr_groups), a.labelled_fraction, a.target)
     elif a.cmd == 'eval':
         s = evaluate_checkpoint(a.ckpt, a.split, a.protocol, a.data)
         s = {k: v for k, v in s.items() if isinstance(v, (int, float))}

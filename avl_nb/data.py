@@ -4,7 +4,7 @@
 
 # %% ../nbs/02_data.ipynb #0db7127c
 from __future__ import annotations
-import json, math, struct, warnings, csv as _csv, xml.etree.ElementTree as ET
+import json, math, os, struct, warnings, csv as _csv, xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np, torch, soundfile as sf, librosa
@@ -460,10 +460,11 @@ def _read_json(path, what):
 _KEPT = {'waves': {}, 'frames': {}}   # one memory per process: every cached `SceneDataset` reuses what another decoded
 
 def _stamp(path) -> tuple:
-    "A file's identity for the shared cache: path, modification time and size (a rewritten file is read anew)."
-    try: st = Path(path).stat()
-    except OSError: return str(path), None, None                  # never stored: the read that follows names the problem
-    return str(Path(path).resolve()), st.st_mtime_ns, st.st_size
+    "A file's identity for the shared cache: absolute path, modification time and size (a rewritten file is read anew)."
+    path = os.path.abspath(path)                                  # plain strings: this runs for every item read
+    try: st = os.stat(path)
+    except OSError: return path, None, None                       # never stored: the read that follows names the problem
+    return path, st.st_mtime_ns, st.st_size
 
 class SceneDataset(_Draws, Dataset):
     "Items of a built scene split, with the sounding object fixed (test) or drawn anew per read (`draw_source=True`)."
@@ -530,7 +531,8 @@ class SceneDataset(_Draws, Dataset):
             k = sc['source']; obj = sc['objects'][k]
             audio = load_wave(self.dir / 'audio' / f'{sid}.wav', self.sr, self.seconds, 'center')
         keep = self.cache and not getattr(self.transform, 'random', True)
-        key = keep and (_stamp(self.dir / 'frames' / f'{sid}.jpg'), _stamp(self.dir / obj['mask']), repr(self.transform), self.size)
+        key = keep and (_stamp(os.path.join(self.dir, 'frames', f'{sid}.jpg')), _stamp(os.path.join(self.dir, obj['mask'])),
+                        repr(self.transform), self.size)
         if key and key in self._frames: image, mask, (W, H) = self._frames[key]
         else:
             image, mask, (W, H) = self._frame(i, sid, obj)

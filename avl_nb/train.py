@@ -639,7 +639,9 @@ class FrozenFeatures(nn.Module):
         keys = [hash((str(x.device), tuple(t.shape), t.detach().cpu().numpy().tobytes())) for t in x]
         miss = [i for i, k in enumerate(keys) if k not in self.cache]
         if miss:
-            for i, f in zip(miss, self.encoder(x[miss])):
+            xm = x[miss]
+            feats = self.encoder(xm) if len(miss) > 1 else self.encoder(torch.cat([xm, xm]))[:1]   # see below
+            for i, f in zip(miss, feats):
                 if len(self.cache) < self.max_items: self.cache[keys[i]] = f
                 else: return self.encoder(x)
         return torch.stack([self.cache[k] for k in keys])

@@ -110,10 +110,13 @@ class EZVSL(nn.Module):
         "L2-normalised visual maps `(B, dim, h, w)` and audio embeddings `(B, dim)` of images and waveforms."
         return self.vproj(self.image(image)), self.aproj(self.audio(self.spec(audio)))
 
-    def forward(self, batch:dict) -> dict:
-        "One training step's loss; the negatives span all processes under DDP (`gather`)."
-        v, a = self.embed(batch['image'], batch['audio'])
+    def losses(self, v:torch.Tensor, a:torch.Tensor, batch:dict|None=None) -> dict:
+        "The training losses of this process's embeddings (as `embed` gives them); negatives span all processes under DDP."
         return {'loss': ezvsl_loss(gather(v), gather(a), self.tau)}
+
+    def forward(self, batch:dict) -> dict:
+        "One training step's loss: `losses` of the batch's embeddings (a wrapper such as DMT calls the two parts itself)."
+        return self.losses(*self.embed(batch['image'], batch['audio']), batch)
 
     def localize(self, image:torch.Tensor, audio:torch.Tensor) -> torch.Tensor:
         "The audio-visual map `<v_n(p), a_n> / tau`, `(B, h, w)` at feature resolution."

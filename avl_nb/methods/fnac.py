@@ -80,8 +80,8 @@ class FNAC(EZVSL):
         "Switch the regularisers on once `warmup` epochs are done."
         self.regularise = epoch >= self.warmup
 
-    def forward(self, batch:dict) -> dict:
-        v, a = self.embed(batch['image'], batch['audio'])
+    def losses(self, v:torch.Tensor, a:torch.Tensor, batch:dict|None=None) -> dict:
+        "The contrastive loss, plus the three regularisers once the warm-up is over (`forward` is EZ-VSL's)."
         t = fnac_losses(gather(v), gather(a), self.tau, self.fg_thresh, self.fg_mean, self.detach_targets)
         reg = sum(w * t[k] for w, k in zip(self.lambdas, ('fns1', 'tne', 'fns2')))
         return {'loss': t['cl'] + reg if self.regularise else t['cl'], **{k: v.detach() for k, v in t.items()}}
