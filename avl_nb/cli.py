@@ -75,7 +75,8 @@ def _print_summary(s):
 
 # %% ../nbs/30_cli.ipynb #123e4ed1
 METHODS = {'toy': 'avl_nb.train:ToyMethod', 'ezvsl': 'avl_nb.methods.ezvsl:EZVSL', 'fnac': 'avl_nb.methods.fnac:FNAC',
-           'avin': 'avl_nb.methods.avin:make_avin', 'avkd': 'avl_nb.methods.avkd:make_avkd', 'dmt': 'avl_nb.methods.dmt:make_dmt'}
+           'avin': 'avl_nb.methods.avin:make_avin', 'avkd': 'avl_nb.methods.avkd:make_avkd', 'dmt': 'avl_nb.methods.dmt:make_dmt',
+           'lvs': 'avl_nb.methods.lvs:LVS'}
 
 def resolve_method(spec:str # a name in `METHODS` or 'package.module:attribute'
                   ):

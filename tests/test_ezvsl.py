@@ -55,3 +55,19 @@ def test_cli_trains_ezvsl_that_listens(scenes, tmp_path):
     assert abs(rows['AV']['pointing'] - ours['pointing']) < 1e-9          # the CLI's eval scores the same model
     assert ours['pointing'] > rows['shuffled audio']['pointing'] + 0.1, (ours, rows['shuffled audio'])
     assert ours['auc'] > rows['shuffled audio']['auc'] + 0.03
+
+def test_validation_changes_nothing_in_training(tmp_path):
+    "`seed_study` skips the per-epoch validation: that is only safe if scoring 'val' leaves the training bit-identical (no RNG draws, no state)."
+    from avl_nb.scenes import build_scenes
+    from avl_nb.methods.ezvsl import train_on_scenes
+    from avl_nb.methods.fnac import FNAC
+    from avl_nb.core import set_seed
+    root = build_scenes(tmp_path / 'scenes', ['violin', 'trumpet', 'drum_kit'], size=64, n_train=32, n_val=8, n_test=8, seconds=1.0)
+    for build in (lambda: EZVSL(**CPU_ARGS), lambda: FNAC(**CPU_ARGS, warmup=1)):   # FNAC: dropout and masks draw in training
+        states = []
+        for validate in (True, False):
+            set_seed(0); m = build()
+            learn = train_on_scenes(root, seed=0, epochs=2, batch_size=8, size=64, method=m, validate=validate)
+            states.append(m.state_dict())
+            assert ('valid_pointing' in learn.history[-1]) == validate
+        for k in states[0]: assert torch.equal(states[0][k], states[1][k]), k

@@ -168,10 +168,11 @@ def train_on_scenes(root,                      # a built scene set
                     method:nn.Module|None=None,# a model to train; None: `EZVSL(**CPU_ARGS, **method_args)`
                     progress:bool=False,       # progress bars
                     resume=None,               # as `fit`: a checkpoint, or True for `out/last.pt` if there is one
+                    validate:bool=True,        # score 'val' after every epoch (it changes nothing in the training)
                     **method_args              # changes to `CPU_ARGS`
                    ):                          # the `Learner`
     "Train EZ-VSL on a scene set with the CPU recipe (validation on 'val', never 'test')."
-    dls = make_loaders(scene_split(root, 'train', size, seconds, seed), scene_split(root, 'val', size, seconds),
+    dls = make_loaders(scene_split(root, 'train', size, seconds, seed), scene_split(root, 'val', size, seconds) if validate else None,
                        batch_size, seed, collate_fn=collate_av)
     set_seed(seed)
     args = {**CPU_ARGS, **method_args}
@@ -186,6 +187,7 @@ def seed_study(root,                      # a built scene set
                ogl:bool|None=False,       # also the OGL rows (None: when a model has an object prior; see `score_controls`)
                protocols:tuple=('ezvsl-test',), # scoring protocols: the first under the split's name, others under 'split (protocol)'
                out=None,                  # a folder: run `k` of arm `a` logs to `out/<a>/seed<k>`; None: nothing written
+               validate:bool=False,       # also score 'val' every epoch (for the logs under `out`; the study scores the last model)
                **train_args               # `train_on_scenes` arguments: epochs, lr, batch_size, size, seconds
               ) -> dict:                  # 'scores': arm -> split -> [`score_controls` table per seed]; 'models': arm -> the first seed's model
     "Train several methods on one scene set with the same budget and seeds; score every run against the controls."
@@ -197,7 +199,7 @@ def seed_study(root,                      # a built scene set
         for name, build in arms.items():
             set_seed(seed); model = build()
             run = None if out is None else Path(out) / re.sub(r'[^A-Za-z0-9_.-]+', '_', name) / f'seed{seed}'
-            train_on_scenes(root, run, seed=seed, method=model, **train_args)
+            train_on_scenes(root, run, seed=seed, method=model, validate=validate, **train_args)
             for sp, p, key in keys: scores[name][key].append(score_controls(model, tests[sp], p, ogl=ogl))
             models.setdefault(name, model)
     return dict(scores=scores, models=models)
