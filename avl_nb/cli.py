@@ -76,7 +76,7 @@ def _print_summary(s):
 # %% ../nbs/30_cli.ipynb #123e4ed1
 METHODS = {'toy': 'avl_nb.train:ToyMethod', 'ezvsl': 'avl_nb.methods.ezvsl:EZVSL', 'fnac': 'avl_nb.methods.fnac:FNAC',
            'avin': 'avl_nb.methods.avin:make_avin', 'avkd': 'avl_nb.methods.avkd:make_avkd', 'dmt': 'avl_nb.methods.dmt:make_dmt',
-           'lvs': 'avl_nb.methods.lvs:LVS'}
+           'lvs': 'avl_nb.methods.lvs:LVS', 'slavc': 'avl_nb.methods.slavc:SLAVC'}
 
 def resolve_method(spec:str # a name in `METHODS` or 'package.module:attribute'
                   ):
@@ -126,7 +126,11 @@ def make_datasets(data:str,             # a built scene set folder, a data spec 
                                  transform=av_transform('train' if augment else 'test', size)),
               val=SceneDataset(root, 'val', seconds=seconds, transform=av_transform('test', size)))
     for split in ('test', 'test_heldout'):
-        if (root / split).is_dir(): ds[split] = SceneDataset(root, split, seconds=seconds, transform=av_transform('test', size))
+        if not (root / split).is_dir(): continue
+        ds[split] = SceneDataset(root, split, seconds=seconds, transform=av_transform('test', size))
+        if (root / split / 'metadata' / 'test_plus_silent.csv').is_file():      # the open-set list (SLAVC's extended test)
+            from avl_nb.methods.slavc import open_set_split
+            ds[f'{split}_open'] = open_set_split(root, split, size, ds[split].seconds, ds[split].sr)
     return ds
 
 # %% ../nbs/30_cli.ipynb #4dc0698e

@@ -17,7 +17,8 @@ __all__ = ['TOY_COLORS', 'EVENTS', 'dist_env', 'init_distributed', 'finish_distr
            'run_cbs', 'param_groups', 'Learner', 'EpochBatchSampler', 'DataLoaders', 'make_loaders', 'to_device',
            'DeviceCB', 'AMPCB', 'ClipCB', 'NaNGuardCB', 'lr_factor', 'SchedCB', 'ProgressCB', 'LogCB', 'read_log',
            'plot_log', 'check_not_test', 'EvalCB', 'rng_state', 'set_rng_state', 'load_checkpoint', 'save_checkpoint',
-           'restore_checkpoint', 'CheckpointCB', 'EarlyStopCB', 'DDPCB', 'fit', 'evaluate', 'FrozenFeatures']
+           'restore_checkpoint', 'CheckpointCB', 'EarlyStopCB', 'DDPCB', 'fit', 'map_temperature', 'evaluate',
+           'FrozenFeatures']
 
 # %% ../nbs/07_train.ipynb #c87e0b1e
 _GATHER = {'on': True, 'local': False}
@@ -602,23 +603,35 @@ def fit(method:nn.Module,          # the method to train
     learn = Learner(method, dls, lr, cbs, opt_func, weight_decay, lr_groups, config)
     return learn.fit(epochs, resume=resume)
 
+def map_temperature(method:nn.Module) -> float|None:
+    "The τ a method's `localize` divides cosines by: its `map_tau`, else its `tau`; None if it has neither."
+    tau = getattr(method, 'map_tau', None) or getattr(method, 'tau', None)
+    return None if tau is None else float(tau)
+
 @torch.no_grad()
 def evaluate(method:nn.Module,        # a trained method
              dl:DataLoader,           # a loader yielding `image`, `audio`, `gt_map`
-             protocol:str='ezvsl-test', # a preset of `avl_nb.metrics.Evaluator`
-             device=None              # default: the method's device
+             protocol:str='ezvsl-test', # a preset of `avl_nb.metrics.Evaluator` (or a `Protocol`)
+             device=None,             # default: the method's device
+             tau:float|None=None,     # absolute-score protocols: the map's temperature (None: `map_temperature(method)`, else the protocol's)
+             summary:bool=True        # False: return the `Evaluator` (per-sample results, the open-set table)
             ) -> dict:
-    "Score `method.localize` over `dl` with the `Evaluator` of `protocol`; returns its summary."
-    from avl_nb.metrics import Evaluator
+    "Score `method.localize` over `dl` under `protocol`; for open-set protocols a sample without any GT pixel is a negative."
+    from dataclasses import replace
+    from avl_nb.metrics import Evaluator, PROTOCOLS
+    p = PROTOCOLS[protocol] if isinstance(protocol, str) else protocol
+    tau = tau or map_temperature(method)
+    if p.scores == 'absolute' and tau: p = replace(p, tau=tau)      # cos/τ back to cosines with the method's own τ
     dev = device or next(method.parameters()).device
     was = method.training; method.eval()
-    ev = Evaluator(protocol)
+    ev = Evaluator(p)
     with local_only():
         for b in dl:
             b = to_device(b, dev)
-            ev.update(method.localize(b['image'], b['audio']).float(), b['gt_map'])
+            neg = (b['gt_map'].flatten(1).amax(1) == 0).cpu() if p.open_set else None
+            ev.update(method.localize(b['image'], b['audio']).float(), b['gt_map'], negative=neg)
     method.train(was)
-    return ev.summary()
+    return ev.summary() if summary else ev
 
 # %% ../nbs/07_train.ipynb #c78c079a
 _SHARED_FEATURES = {}   # name -> {image key: features}, see `FrozenFeatures(share=...)`

@@ -11,11 +11,12 @@ from torchvision.transforms.v2 import functional as TF
 from ..data import IMAGENET_MEAN, IMAGENET_STD, collate_av
 from ..maps import minmax, similarity_map
 from ..train import DataLoaders, EpochBatchSampler, FrozenFeatures, dist_env, fit, _seed_worker
+from .slavc import ema_update
 
 # %% auto #0
-__all__ = ['confidence_maps', 'consensus_filter', 'ema_update', 'frozen_copy', 'StrongAugment', 'map_bce', 'box_target',
-           'labelled_subset', 'SemiSupervised', 'SemiBatchSampler', 'DMT', 'LabelledMaps', 'semi_loaders',
-           'train_semi_on_scenes', 'make_dmt']
+__all__ = ['confidence_maps', 'consensus_filter', 'frozen_copy', 'StrongAugment', 'map_bce', 'box_target', 'labelled_subset',
+           'SemiSupervised', 'SemiBatchSampler', 'DMT', 'LabelledMaps', 'semi_loaders', 'train_semi_on_scenes',
+           'make_dmt']
 
 # %% ../../nbs/16_dmt.ipynb #d1000008
 @torch.no_grad()
@@ -41,20 +42,6 @@ def consensus_filter(conf_a:torch.Tensor, # teacher A's confidence maps (B, H, W
     return dict(accept=(union > 0) & (iou >= tau), iou=iou, pseudo=ma & mb, mask_a=ma, mask_b=mb)
 
 # %% ../../nbs/16_dmt.ipynb #d1000012
-@torch.no_grad()
-def ema_update(teacher:nn.Module, # updated in place
-               student:nn.Module, # same architecture
-               alpha:float=0.999  # momentum: the teacher keeps this share of itself
-              ):
-    "`teacher ← α·teacher + (1 − α)·student` for parameters and floating buffers; other buffers are copied."
-    tp, sp = dict(teacher.named_parameters()), dict(student.named_parameters())
-    tb, sb = dict(teacher.named_buffers()), dict(student.named_buffers())
-    if tp.keys() != sp.keys() or tb.keys() != sb.keys(): raise ValueError('teacher and student differ in their parameters or buffers')
-    for k, t in tp.items(): t.lerp_(sp[k], 1 - alpha)
-    for k, t in tb.items():
-        if t.is_floating_point(): t.lerp_(sb[k], 1 - alpha)
-        else: t.copy_(sb[k])
-
 def frozen_copy(model:nn.Module # a model to copy
                ) -> nn.Module:  # the copy, no gradients, in eval mode
     "A deep copy for a teacher; caches of `FrozenFeatures` inside are shared, not copied."

@@ -188,11 +188,12 @@ def seed_study(root,                      # a built scene set
                protocols:tuple=('ezvsl-test',), # scoring protocols: the first under the split's name, others under 'split (protocol)'
                out=None,                  # a folder: run `k` of arm `a` logs to `out/<a>/seed<k>`; None: nothing written
                validate:bool=False,       # also score 'val' every epoch (for the logs under `out`; the study scores the last model)
+               extra=None,                # a function of a trained model: its result is kept per arm and seed (e.g. another test set)
                **train_args               # `train_on_scenes` arguments: epochs, lr, batch_size, size, seconds
-              ) -> dict:                  # 'scores': arm -> split -> [`score_controls` table per seed]; 'models': arm -> the first seed's model
+              ) -> dict:                  # 'scores': arm -> split -> [`score_controls` table per seed]; 'models': arm -> the first seed's model; 'extra': arm -> [per seed]
     "Train several methods on one scene set with the same budget and seeds; score every run against the controls."
     keys = [(sp, p, sp if k == 0 else f'{sp} ({p})') for sp in splits for k, p in enumerate(protocols)]
-    scores, models = {a: {key: [] for _, _, key in keys} for a in arms}, {}
+    scores, models, more = {a: {key: [] for _, _, key in keys} for a in arms}, {}, {a: [] for a in arms}
     size, seconds = train_args.get('size', 96), train_args.get('seconds', 1.0)
     tests = {sp: DataLoader(scene_split(root, sp, size, seconds), batch_size=100, collate_fn=collate_av) for sp in splits}
     for seed in seeds:
@@ -201,5 +202,6 @@ def seed_study(root,                      # a built scene set
             run = None if out is None else Path(out) / re.sub(r'[^A-Za-z0-9_.-]+', '_', name) / f'seed{seed}'
             train_on_scenes(root, run, seed=seed, method=model, validate=validate, **train_args)
             for sp, p, key in keys: scores[name][key].append(score_controls(model, tests[sp], p, ogl=ogl))
+            if extra is not None: more[name].append(extra(model))
             models.setdefault(name, model)
-    return dict(scores=scores, models=models)
+    return dict(scores=scores, models=models, **({'extra': more} if extra is not None else {}))
