@@ -20,7 +20,13 @@ $(STAMP): setup.py settings.ini Makefile
 demo: $(STAMP)
 	$(VENV)/bin/avl-nb demo
 
-test: $(STAMP)
+# the explorer's browser test drives Debian's Chromium (Playwright cannot download a browser here)
+CHROMIUM := /usr/bin/chromium
+
+$(CHROMIUM):
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+
+test: $(STAMP) $(CHROMIUM)
 	bash tests/run_all.sh
 
 clean-data:

@@ -1,0 +1,26 @@
+"The explorer driven headless, as a reader drives it: set a control's value or click, and check what changed in the figure, the player and the text."
+import numpy as np, torch
+from avl_nb.scenes import build_scenes
+from avl_nb.methods.ezvsl import CPU_ARGS, EZVSL, scene_split
+from avl_nb.explorer import HeatmapExplorer, explain, sound_choices
+
+def test_controls_change_what_they_should(tmp_path):
+    root = build_scenes(tmp_path / 'scenes', ['violin', 'trumpet', 'drum_kit'], size=64, n_train=4, n_val=2, n_test=5, seconds=1.0)
+    ds = scene_split(root, 'test', size=64)
+    torch.manual_seed(0)
+    a, b = EZVSL(**{**CPU_ARGS, 'cache_image': False}), EZVSL(**{**CPU_ARGS, 'cache_image': False})
+    ex = HeatmapExplorer({'a': a, 'b': b}, ds)
+    z0 = np.array(ex.figs[0].data[1].z)
+    v = explain(a, ds[0]['image'], ds[0]['audio'], ds[0]['gt_map'])
+    assert np.allclose(z0, v['map'].numpy())                              # the figure shows `explain`'s map
+    ex.sound.value = ex.sound.options[1]                                 # another object's sound
+    assert not np.allclose(np.array(ex.figs[0].data[1].z), z0)
+    assert torch.equal(sound_choices(ds, 0)[ex.sound.value][0], ex._choices[ex.sound.value][0])
+    assert ex.audio.value[:4] == b'RIFF' and ex.sound.value in ex.info.value
+    contour = np.array(ex.figs[0].data[2].z).sum()
+    ex.threshold.value = 0.95; assert np.array(ex.figs[0].data[2].z).sum() < contour       # a higher cut marks less
+    ex.reset.click(); assert abs(ex.threshold.value - round(ex.views['a']['cut'], 2)) < 1e-9
+    ex.beside.value = 'b'; assert len(ex._panel.children) == 2 and set(ex.views) == {'a', 'b'}
+    ex.order.value = 'best cIoU first'; ex.sample.value = 0
+    best = ex.index(); assert ex._cious[('a', 'ezvsl-test')][best] == ex._cious[('a', 'ezvsl-test')].max()
+    ex.sample.value = 4; ex.order.value = 'dataset'; assert ex.index() == 4
