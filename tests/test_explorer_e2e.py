@@ -4,7 +4,7 @@ for change after each, and a screenshot saved to `outputs/e2e/explorer.png`."""
 import json, os, shutil, socket, subprocess, sys, time, urllib.request
 from pathlib import Path
 import pytest
-from playwright.sync_api import sync_playwright, expect
+from playwright.sync_api import sync_playwright, expect, TimeoutError as PlaywrightTimeout
 
 CHROMIUM = shutil.which('chromium') or '/usr/bin/chromium'
 SHOT = Path(__file__).resolve().parent.parent / 'outputs' / 'e2e' / 'explorer.png'
@@ -31,9 +31,11 @@ def _free_port():
 def lab(tmp_path):
     "A JupyterLab server on a free localhost port, serving `tmp_path`, with private config and runtime folders."
     port, token = _free_port(), 'avl-nb-e2e'
-    settings = tmp_path / '.settings'                                   # no "get notified about news?" toast
-    (settings / '@jupyterlab' / 'apputils-extension').mkdir(parents=True)
-    (settings / '@jupyterlab' / 'apputils-extension' / 'notification.jupyterlab-settings').write_text('{"fetchNews": "false"}')
+    settings = tmp_path / '.settings' / '@jupyterlab'                   # no news toast; start the notebook's kernel unasked
+    for ext, js in (('apputils-extension/notification', '{"fetchNews": "false"}'),
+                    ('notebook-extension/tracker', '{"autoStartDefaultKernel": true}')):
+        f = settings / f'{ext}.jupyterlab-settings'; f.parent.mkdir(parents=True, exist_ok=True); f.write_text(js)
+    settings = settings.parent
     env = {**os.environ, 'JUPYTER_CONFIG_DIR': str(tmp_path / '.cfg'), 'JUPYTER_RUNTIME_DIR': str(tmp_path / '.run'),
            'JUPYTER_DATA_DIR': str(tmp_path / '.data'), 'JUPYTERLAB_SETTINGS_DIR': str(settings),
            'PYTHONPATH': str(Path(__file__).resolve().parent.parent)}
@@ -75,6 +77,9 @@ def _drive(page, url, token):
     "Open the notebook, run it, move the threshold, swap the sound; check the plot after each; save a screenshot."
     page.goto(f'{url}/lab/tree/explorer.ipynb?token={token}')
     page.wait_for_selector('.jp-Notebook-ExecutionIndicator[data-status="idle"]')
+    select = page.locator('.jp-Dialog .jp-mod-accept')                 # a "Select Kernel" dialog, if Lab still asks
+    try: select.wait_for(state='visible', timeout=5_000); select.click()
+    except PlaywrightTimeout: pass
     page.locator('.lm-MenuBar-itemLabel', has_text='Run').first.click()   # Run > Run All Cells
     page.locator('.lm-Menu-itemLabel', has_text='Run All Cells').first.click()
     plot = page.locator('.js-plotly-plot').first
