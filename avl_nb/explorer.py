@@ -116,7 +116,7 @@ class HeatmapExplorer(W.VBox):
         self.info = W.HTML()
         self.figs = [_figure(size), _figure(size)]
         self._panel = W.HBox([self.figs[0]])
-        self.views, self._choices = {}, {}
+        self.views, self._choices, self._item = {}, {}, (None, None)
         super().__init__([W.HBox([self.method, self.beside, self.protocol]), W.HBox([self.order, self.sample]),
                           W.HBox([self.sound, self.audio]), W.HBox([self.opacity, self.threshold, self.reset]), self.info, self._panel])
         for w_, f in ((self.method, self._redraw), (self.beside, self._redraw), (self.protocol, self._on_protocol),
@@ -139,11 +139,17 @@ class HeatmapExplorer(W.VBox):
         rank = torch.argsort(c, stable=True) if self.order.value == 'worst cIoU first' else torch.argsort(-c, stable=True)
         return int(rank[self.sample.value])
 
-    def _on_sample(self, *_):
+    def _current(self) -> tuple:
+        "The dataset index and item on show, read from the dataset once per sample rather than on every redraw."
         i = self.index()
-        self._choices = sound_choices(self.ds, i)
-        with self.sound.hold_trait_notifications(): self.sound.options = list(self._choices)
-        self.sound.value = list(self._choices)[0]                    # the own sound; a change redraws through `_on_sound`
+        if self._item[0] != i: self._item = (i, self.ds[i])
+        return self._item
+
+    def _on_sample(self, *_):
+        self._choices = sound_choices(self.ds, self._current()[0])
+        self.sound.unobserve(self._on_sound, names='value')          # one redraw below, not one per trait change
+        self.sound.options = list(self._choices); self.sound.value = list(self._choices)[0]   # the own sound
+        self.sound.observe(self._on_sound, names='value')
         self._on_sound()
 
     def _on_sound(self, *_):
@@ -163,7 +169,7 @@ class HeatmapExplorer(W.VBox):
         for f in self.figs: f.data[1].opacity = self.opacity.value
 
     def _redraw(self, *_, reset:bool=False):
-        i = self.index(); item = self.ds[i]
+        item = self._current()[1]
         wave = self._choices[self.sound.value][0]
         names = [self.method.value] + ([self.beside.value] if self.beside.value not in ('(none)', self.method.value) else [])
         self.views = {n: explain(self.methods[n], item['image'], wave, item['gt_map'], self.protocol.value) for n in names}
@@ -178,15 +184,14 @@ class HeatmapExplorer(W.VBox):
         self._draw_masks()
 
     def _draw_masks(self):
-        item_gt = self.ds[self.index()]['gt_map']
+        i, item = self._current()
         parts = []
         for f, (n, v) in zip(self.figs, self.views.items()):
             pred = v['map'] >= self.threshold.value
-            c = float(ciou(pred[None], item_gt[None].float())[0])
+            c = float(ciou(pred[None], item['gt_map'][None].float())[0])
             with f.batch_update():
                 f.data[2].z = pred.float().numpy()
                 f.layout.title.text = f'{n}: cIoU {c:.2f} at {self.threshold.value:.2f}'
             parts.append(f"<b>{n}</b>: cIoU {c:.3f} at threshold {self.threshold.value:.2f} "
                          f"(protocol {self.protocol.value}: {v['ciou']:.3f} at {v['cut']:.2f}), peak at row {v['peak'][0]}, col {v['peak'][1]}")
-        i = self.index()
-        self.info.value = f"sample {i} ({self.ds.ids[i]}, sounding: {self.ds[i]['label']}), sound: {self.sound.value}<br>" + '<br>'.join(parts)
+        self.info.value = f"sample {i} ({self.ds.ids[i]}, sounding: {item['label']}), sound: {self.sound.value}<br>" + '<br>'.join(parts)
