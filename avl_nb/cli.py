@@ -10,7 +10,8 @@ import torch
 from .scenes import build_scenes, scene_stats, show_scenes
 
 # %% auto #0
-__all__ = ['METHODS', 'demo', 'resolve_method', 'make_method', 'make_datasets', 'train', 'evaluate_checkpoint', 'main']
+__all__ = ['METHODS', 'demo', 'resolve_method', 'make_method', 'make_datasets', 'train', 'method_from_checkpoint',
+           'evaluate_checkpoint', 'main']
 
 # %% ../nbs/30_cli.ipynb #11b1df53
 def _savefig(fig, path):
@@ -164,15 +165,22 @@ def train(method:str, data:str, out:str, epochs:int=10, lr:float=1e-4, batch_siz
     finish_distributed()
     return learn
 
+def method_from_checkpoint(ckpt # a checkpoint written by `avl-nb train` (or `fit` given the method's config)
+                          ) -> tuple:  # (the method with the checkpoint's weights, in eval mode; the run's config)
+    "Rebuild the trained method a checkpoint holds from its config."
+    from avl_nb.train import load_checkpoint
+    st = load_checkpoint(ckpt); cfg = st.get('config') or {}
+    if 'method' not in cfg: raise ValueError(f'{ckpt}: the checkpoint has no method config (was it written by `avl-nb train`?)')
+    m = make_method(cfg['method'], cfg.get('method_args')); m.load_state_dict(st['model'])
+    return m.eval(), cfg
+
 def evaluate_checkpoint(ckpt:str, split:str='test', protocol:str='ezvsl-test', data:str|None=None,
                         batch_size:int=32) -> dict:
     "Rebuild the method and data from a checkpoint's config and score `split` under `protocol`."
     from avl_nb.data import collate_av
-    from avl_nb.train import load_checkpoint, evaluate
+    from avl_nb.train import evaluate
     from torch.utils.data import DataLoader
-    st = load_checkpoint(ckpt); cfg = st['config']
-    if 'method' not in cfg: raise ValueError(f'{ckpt}: the checkpoint has no method config (was it written by `avl-nb train`?)')
-    m = make_method(cfg['method'], cfg['method_args']); m.load_state_dict(st['model'])
+    m, cfg = method_from_checkpoint(ckpt)
     ds = make_datasets(data or cfg['data'], cfg['size'], cfg['seed'], seconds=cfg.get('seconds'))
     if split not in ds: raise ValueError(f'split {split!r} not found in {data or cfg["data"]}: have {sorted(ds)}')
     return evaluate(m, DataLoader(ds[split], batch_size=batch_size, collate_fn=collate_av), protocol)

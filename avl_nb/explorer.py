@@ -5,24 +5,19 @@
 # %% ../nbs/40_explorer.ipynb #x1000003
 from __future__ import annotations
 import io
-from dataclasses import replace
+from pathlib import Path
 import numpy as np, soundfile as sf, torch, torch.nn as nn, torch.nn.functional as F
 from .data import load_wave
 from .maps import minmax, slavc_scores, upsample
 from .metrics import PROTOCOLS, GRID, binarize, ciou
 from .report import denormalize
-from .train import evaluate, map_temperature
+from .train import evaluate, method_protocol
 
 # %% auto #0
-__all__ = ['protocol_of', 'explain', 'sound_choices', 'object_box', 'in_box', 'wav_bytes', 'HeatmapExplorer']
+__all__ = ['ORDERS', 'AS_GIVEN', 'explain', 'sound_choices', 'object_box', 'in_box', 'wav_bytes', 'sample_order',
+           'checkpoints_in', 'gt_layers', 'HeatmapExplorer']
 
 # %% ../nbs/40_explorer.ipynb #x1000006
-def protocol_of(method:nn.Module, protocol:str='ezvsl-test'):
-    "The `Protocol` preset, with the method's own map temperature where the protocol needs absolute scores."
-    p = PROTOCOLS[protocol]
-    tau = map_temperature(method)
-    return replace(p, tau=tau) if p.scores == 'absolute' and tau else p
-
 @torch.no_grad()
 def explain(method:nn.Module,        # a trained method with `localize(image, audio)`
             image:torch.Tensor,      # one image (3, H, W), normalised as the data gives it
@@ -31,7 +26,7 @@ def explain(method:nn.Module,        # a trained method with `localize(image, au
             protocol:str='ezvsl-test' # a preset of `avl_nb.metrics.PROTOCOLS`
            ) -> dict:                # 'map' (224, 224) in [0, 1], 'pred' (bool), 'cut', 'peak' (row, col), 'ciou' (or None)
     "The heatmap of one image and one sound as a protocol sees it: normalised map, binary prediction, its threshold, peak, cIoU."
-    p = protocol_of(method, protocol)
+    p = method_protocol(method, protocol)
     was = method.training; method.eval()
     raw = method.localize(image[None], audio[None]).float().cpu()
     method.train(was)
@@ -44,20 +39,30 @@ def explain(method:nn.Module,        # a trained method with `localize(image, au
     return dict(map=m, pred=pred, cut=cut, peak=peak, ciou=None if gt is None else float(ciou(pred[None], gt[None].float())[0]))
 
 # %% ../nbs/40_explorer.ipynb #x1000010
-def sound_choices(ds,                 # a `SceneDataset` test split
+def sound_choices(ds,                 # a test split: a `SceneDataset` (scene split) or an `AVDataset`
                   i:int               # a sample index
                  ) -> dict:           # label -> (waveform (T,), object index or None)
-    "The sounds to try on sample `i`: its own, each other object's (a bank recording of its class), the next scene's."
-    item, sc = ds[i], ds.scenes[ds.ids[i]]
-    out = {f"own sound ({item['label']})": (item['audio'], sc['source'])}
+    "The sounds to try on sample `i`: its own, each other object's, one of a class not in the frame (scene data), the next sample's."
+    item, sc = ds[i], getattr(ds, 'scenes', {}).get(_id(ds, i), dict(source=None, objects=[]))
+    out = {f"own sound ({item['label'] or 'unlabelled'})": (item['audio'], sc['source'])}
     for k, o in enumerate(sc['objects']):
-        if k == sc['source']: continue
-        recs = sorted((ds.root / 'bank' / o['class']).glob('*.wav'))
-        if not recs: raise FileNotFoundError(f"{ds.root / 'bank' / o['class']}: no recordings of {o['class']!r} to play")
-        out[f"object {k}: {o['class']}"] = (torch.from_numpy(load_wave(recs[0], ds.sr, ds.seconds, 'center')), k)
+        if k != sc['source']: out[f"object {k}: {o['class']}"] = (_bank_sound(ds, o['class']), k)
+    absent = [c for c in getattr(ds, 'classes', []) if c not in {o['class'] for o in sc['objects']}]
+    if absent:                                             # what should a map do when nothing in view makes the sound?
+        c = absent[i % len(absent)]; out[f"not in the frame: {c}"] = (_bank_sound(ds, c), None)
     j = (i + 1) % len(ds)
-    out[f"scene {ds.ids[j]}'s sound ({ds[j]['label']})"] = (ds[j]['audio'], None)
+    out[f"sample {_id(ds, j)}'s sound ({ds[j]['label'] or 'unlabelled'})"] = (ds[j]['audio'], None)
     return out
+
+def _bank_sound(ds, cls:str) -> torch.Tensor:
+    "The centred window of the first recording of class `cls` in a scene set's bank."
+    recs = sorted((ds.root / 'bank' / cls).glob('*.wav'))
+    if not recs: raise FileNotFoundError(f"{ds.root / 'bank' / cls}: no recordings of {cls!r} to play")
+    return torch.from_numpy(load_wave(recs[0], ds.sr, ds.seconds, 'center'))
+
+def _id(ds, i:int) -> str:
+    "Sample `i`'s id, without reading the sample: a scene split's `ids`, an `AVDataset`'s pairs."
+    return ds.ids[i] if hasattr(ds, 'ids') else ds.pairs[i].id
 
 def object_box(ds, i:int, k:int, size:int=GRID) -> tuple:
     "Object `k` of sample `i`'s scene: its box `(x0, y0, x1, y1)` on the `size` grid."
@@ -75,69 +80,153 @@ def wav_bytes(x:torch.Tensor, sr:int) -> bytes:
     buf = io.BytesIO(); sf.write(buf, np.clip(np.asarray(x, np.float32), -1, 1), sr, format='WAV', subtype='PCM_16')
     return buf.getvalue()
 
+# %% ../nbs/40_explorer.ipynb #x1000026
+ORDERS = ('dataset', 'worst cIoU first', 'best cIoU first')
+
+def sample_order(cious:torch.Tensor|None, # per-sample cIoU under the protocol (None: only for the dataset's order, unfiltered)
+                 n:int,                   # number of samples
+                 order:str='dataset',     # one of `ORDERS`
+                 lo:float=0., hi:float=1. # keep the samples with lo <= cIoU <= hi
+                ) -> torch.Tensor:        # dataset indices, in the order to show them
+    "The samples to show and their order: sorted by cIoU if asked (ties in dataset order), filtered to a cIoU range."
+    if order not in ORDERS: raise ValueError(f'order must be one of {ORDERS}, not {order!r}')
+    filtered = lo > 0 or hi < 1
+    if order == 'dataset' and not filtered: return torch.arange(n)
+    if cious is None or len(cious) != n: raise ValueError(f'sorting or filtering by cIoU needs the {n} per-sample cIoUs')
+    idx = torch.arange(n) if order == 'dataset' else torch.argsort(cious if order == ORDERS[1] else -cious, stable=True)
+    return idx[(cious[idx] >= lo) & (cious[idx] <= hi)] if filtered else idx
+
+# %% ../nbs/40_explorer.ipynb #x1000029
+def checkpoints_in(path # a run folder, or one checkpoint file
+                  ) -> dict:  # name -> path: `best.pt`, `last.pt`, then the others by name
+    "The checkpoints a run folder offers (or the one file given)."
+    path = Path(path)
+    if path.is_file(): return {path.name: path}
+    if not path.is_dir(): raise FileNotFoundError(f'{path}: no such run folder or checkpoint file')
+    pts = sorted(path.glob('*.pt'), key=lambda f: ({'best.pt': 0, 'last.pt': 1}.get(f.name, 2), f.name))
+    if not pts: raise FileNotFoundError(f'{path}: no checkpoints (*.pt) in this run folder')
+    return {f.name: f for f in pts}
+
+# %% ../nbs/40_explorer.ipynb #x1000032
+def gt_layers(item:dict,      # a dataset item: `gt_map`, `boxes` (in the GT map's grid), optionally `mask`
+              size:int=GRID   # the figure's grid
+             ) -> tuple:      # (boxes `(x0, y0, x1, y1)` on that grid, mask (size, size) bool or None)
+    "An item's ground truth as drawn: its boxes, and its segmentation mask where the data has one."
+    g = item['gt_map'].shape[-1]
+    boxes = [tuple(v * size / g for v in b) for b in (item.get('boxes') or [])]
+    m = item.get('mask')
+    if m is None: return boxes, None
+    m = F.interpolate(torch.as_tensor(m, dtype=torch.float32)[None, None], size=(size, size), mode='nearest')[0, 0]
+    return boxes, (m > 0.5).numpy()
+
 # %% ../nbs/40_explorer.ipynb #x1000015
 import ipywidgets as W
 import plotly.graph_objects as go
+from contextlib import contextmanager
+from .cli import make_datasets, method_from_checkpoint
 
 def _frame_rgb(image:torch.Tensor, size:int=GRID) -> np.ndarray:
     x = denormalize(image).permute(2, 0, 1)[None]
     return (F.interpolate(x, size=(size, size), mode='bilinear', align_corners=False, antialias=True)[0].permute(1, 2, 0)
             .clamp(0, 1) * 255).round().byte().numpy()
 
+def _contour(color:str, width:float) -> go.Contour:
+    return go.Contour(z=np.zeros((GRID, GRID)), contours=dict(start=0.5, end=0.5, coloring='none'), line=dict(color=color, width=width),
+                      showscale=False, hoverinfo='skip')
+
 def _figure(size:int=320) -> go.FigureWidget:
+    "Frame, heatmap, prediction contour (white), GT mask contour (green); the GT boxes are layout shapes."
     fig = go.FigureWidget([go.Image(z=np.zeros((GRID, GRID, 3), np.uint8), hoverinfo='skip'),
                            go.Heatmap(z=np.zeros((GRID, GRID)), colorscale='Jet', zmin=0, zmax=1, showscale=False, opacity=0.5, hoverinfo='skip'),
-                           go.Contour(z=np.zeros((GRID, GRID)), contours=dict(start=0.5, end=0.5, coloring='none'), line=dict(color='white', width=2),
-                                      showscale=False, hoverinfo='skip')])
-    fig.update_layout(width=size, height=size + 30, margin=dict(l=0, r=0, t=30, b=0), title=dict(text='', font=dict(size=12)),
+                           _contour('white', 2), _contour('lime', 1.5)])
+    fig.update_layout(width=size, height=size + 30, margin=dict(l=0, r=0, t=30, b=0), title=dict(text='', font=dict(size=12)), showlegend=False,
                       xaxis=dict(visible=False, range=[0, GRID]), yaxis=dict(visible=False, range=[GRID, 0], scaleanchor='x'))
     return fig
 
+@contextmanager
+def _quiet(w, handler):
+    "Change widget `w` without calling `handler` on the way."
+    w.unobserve(handler, names='value')
+    try: yield
+    finally: w.observe(handler, names='value')
+
+AS_GIVEN = '(as given)'
+
 class HeatmapExplorer(W.VBox):
-    "Browse a test split with trained methods: heatmap, GT box, prediction at a threshold, cIoU; swap and play the sound."
-    def __init__(self, methods:dict,        # name -> trained method
-                 ds,                         # a `SceneDataset` test split (`avl_nb.methods.ezvsl.scene_split`)
+    "Browse a test split with trained methods: heatmap, GT boxes and mask, prediction at a threshold, cIoU; sort and filter by cIoU; swap and play the sound."
+    def __init__(self, methods:dict,        # name -> a trained method, a run folder (its `*.pt`) or a checkpoint file
+                 ds=None,                    # a test split (`scene_split`, an `AVDataset`); None: `split` of the first run's data
                  protocol:str='ezvsl-test',  # the starting protocol
+                 split:str='test',           # the split opened when `ds` is None
                  size:int=320                # figure side in pixels
                 ):
-        if not methods: raise ValueError('give at least one trained method')
-        self.methods, self.ds, self._cious = dict(methods), ds, {}
+        if not methods: raise ValueError('give at least one trained method, run folder or checkpoint')
+        self.methods = dict(methods)
+        self._ckpts = {n: checkpoints_in(m) for n, m in self.methods.items() if not isinstance(m, nn.Module)}
+        self._ckpt = {n: next(iter(self._ckpts[n])) if n in self._ckpts else AS_GIVEN for n in self.methods}   # best.pt first
+        self._loaded, self._cious = {}, {}
+        self.ds = ds if ds is not None else self._split_of_first_run(split)
         names = list(self.methods)
         self.method = W.Dropdown(options=names, value=names[0], description='method')
+        self.checkpoint = W.Dropdown(description='checkpoint')
         self.beside = W.Dropdown(options=['(none)'] + names, value='(none)', description='beside')
         self.protocol = W.Dropdown(options=list(PROTOCOLS), value=protocol, description='protocol')
-        self.order = W.Dropdown(options=['dataset', 'worst cIoU first', 'best cIoU first'], value='dataset', description='order')
-        self.sample = W.IntSlider(value=0, min=0, max=len(ds) - 1, description='sample', continuous_update=False)
+        self.order = W.Dropdown(options=ORDERS, value='dataset', description='order')
+        self.ciou_range = W.FloatRangeSlider(value=(0., 1.), min=0, max=1, step=0.01, description='cIoU range', continuous_update=False)
+        self.sample = W.IntSlider(value=0, min=0, max=len(self.ds) - 1, description='sample', continuous_update=False)
         self.sound = W.Dropdown(description='sound', layout=W.Layout(width='340px'))
+        self.audio = W.Audio(format='wav', autoplay=False, loop=False)
         self.opacity = W.FloatSlider(value=0.5, min=0, max=1, step=0.05, description='opacity')
         self.threshold = W.FloatSlider(value=0.5, min=0, max=1, step=0.01, description='threshold', continuous_update=False)
         self.reset = W.Button(description="protocol's threshold")
-        self.audio = W.Audio(format='wav', autoplay=False, loop=False)
+        self.show_boxes = W.Checkbox(value=True, description='GT boxes', indent=False, layout=W.Layout(width='100px'))
+        self.show_mask = W.Checkbox(value=True, description='GT mask', indent=False, layout=W.Layout(width='100px'))
         self.info = W.HTML()
         self.figs = [_figure(size), _figure(size)]
         self._panel = W.HBox([self.figs[0]])
-        self.views, self._choices, self._item = {}, {}, (None, None)
-        super().__init__([W.HBox([self.method, self.beside, self.protocol]), W.HBox([self.order, self.sample]),
-                          W.HBox([self.sound, self.audio]), W.HBox([self.opacity, self.threshold, self.reset]), self.info, self._panel])
-        for w_, f in ((self.method, self._redraw), (self.beside, self._redraw), (self.protocol, self._on_protocol),
-                      (self.order, self._on_sample), (self.sample, self._on_sample), (self.sound, self._on_sound),
-                      (self.threshold, self._on_threshold), (self.opacity, self._on_opacity)):
+        self.views, self._choices, self._item, self._shown, self._visible = {}, {}, (None, None), None, torch.arange(len(self.ds))
+        super().__init__([W.HBox([self.method, self.checkpoint, self.beside, self.protocol]),
+                          W.HBox([self.order, self.ciou_range, self.sample]), W.HBox([self.sound, self.audio]),
+                          W.HBox([self.opacity, self.threshold, self.reset, self.show_boxes, self.show_mask]), self.info, self._panel])
+        for w_, f in ((self.method, self._on_method), (self.checkpoint, self._on_checkpoint), (self.beside, self._redraw),
+                      (self.protocol, self._on_selection), (self.order, self._on_selection), (self.ciou_range, self._on_selection),
+                      (self.sample, self._on_sample), (self.sound, self._on_sound), (self.threshold, self._on_threshold),
+                      (self.opacity, self._on_opacity), (self.show_boxes, self._on_gt), (self.show_mask, self._on_gt)):
             w_.observe(f, names='value')
         self.reset.on_click(lambda _: self._reset_threshold())
+        self._set_checkpoints()
         self._on_sample()
 
-    def index(self) -> int:
-        "The dataset index of the sample on show (the slider is a position in the chosen order)."
-        if self.order.value == 'dataset': return self.sample.value
-        key = (self.method.value, self.protocol.value)
-        if key not in self._cious:                                   # scored once per method and protocol
+    def _split_of_first_run(self, split):
+        "The test split of the data the first run folder (or checkpoint) was trained on, as its config describes it."
+        if not self._ckpts: raise ValueError('give a test split `ds`: no method here is a run folder or checkpoint to read the data from')
+        name = next(iter(self._ckpts))
+        cfg = method_from_checkpoint(self._ckpts[name][self._ckpt[name]])[1]
+        ds = make_datasets(cfg['data'], cfg.get('size', 224), cfg.get('seed', 0), augment=False, seconds=cfg.get('seconds'))
+        if split not in ds: raise ValueError(f"split {split!r} not found in {cfg['data']}: have {sorted(ds)}")
+        return ds[split]
+
+    def model(self, name:str) -> nn.Module:
+        "The method `name` at its chosen checkpoint (loaded when first asked for, then kept)."
+        if name not in self._ckpts: return self.methods[name]
+        key = (name, self._ckpt[name])
+        if key not in self._loaded: self._loaded[key] = method_from_checkpoint(self._ckpts[name][key[1]])[0]
+        return self._loaded[key]
+
+    def cious(self, name:str|None=None) -> torch.Tensor:
+        "Per-sample cIoU of method `name` (default: the one on show) at its checkpoint under the protocol on show."
+        name = name or self.method.value
+        key = (name, self._ckpt[name], self.protocol.value)
+        if key not in self._cious:
             from torch.utils.data import DataLoader
             from avl_nb.data import collate_av
-            m = self.methods[key[0]]
-            self._cious[key] = evaluate(m, DataLoader(self.ds, batch_size=50, collate_fn=collate_av), protocol_of(m, key[1]), summary=False).results()['ciou']
-        c = self._cious[key]
-        rank = torch.argsort(c, stable=True) if self.order.value == 'worst cIoU first' else torch.argsort(-c, stable=True)
-        return int(rank[self.sample.value])
+            dl = DataLoader(self.ds, batch_size=50, collate_fn=collate_av)
+            self._cious[key] = evaluate(self.model(name), dl, self.protocol.value, summary=False).results()['ciou']
+        return self._cious[key]
+
+    def index(self) -> int:
+        "The dataset index of the sample on show (the slider is a position in the chosen order and cIoU range)."
+        return int(self._visible[self.sample.value])
 
     def _current(self) -> tuple:
         "The dataset index and item on show, read from the dataset once per sample rather than on every redraw."
@@ -145,21 +234,45 @@ class HeatmapExplorer(W.VBox):
         if self._item[0] != i: self._item = (i, self.ds[i])
         return self._item
 
+    def _set_checkpoints(self):
+        "The checkpoint dropdown offers the method's own checkpoints (none to choose for a module given trained)."
+        n = self.method.value
+        with _quiet(self.checkpoint, self._on_checkpoint):
+            self.checkpoint.options = list(self._ckpts.get(n, [AS_GIVEN])); self.checkpoint.value = self._ckpt[n]
+        self.checkpoint.disabled = n not in self._ckpts
+
+    def _on_method(self, *_): self._set_checkpoints(); self._on_selection()
+
+    def _on_checkpoint(self, *_):
+        self._ckpt[self.method.value] = self.checkpoint.value; self._on_selection()
+
+    def _on_selection(self, *_):
+        "The samples on show follow the order and the cIoU range (of the method, checkpoint and protocol on show)."
+        lo, hi = self.ciou_range.value
+        needs = self.order.value != 'dataset' or lo > 0 or hi < 1
+        self._visible = sample_order(self.cious() if needs else None, len(self.ds), self.order.value, lo, hi)
+        n = len(self._visible)
+        with _quiet(self.sample, self._on_sample):
+            self.sample.max = max(n - 1, 0); self.sample.value = min(self.sample.value, self.sample.max)
+        self.sample.disabled = n == 0
+        if n == 0:
+            self._panel.children = ()
+            self.info.value = f'no sample has a cIoU in [{lo:.2f}, {hi:.2f}] ({self.method.value}, {self.protocol.value}): widen the range'
+            return
+        self._on_sample()
+
     def _on_sample(self, *_):
-        self._choices = sound_choices(self.ds, self._current()[0])
-        self.sound.unobserve(self._on_sound, names='value')          # one redraw below, not one per trait change
-        self.sound.options = list(self._choices); self.sound.value = list(self._choices)[0]   # the own sound
-        self.sound.observe(self._on_sound, names='value')
+        i = self._current()[0]
+        if i == self._shown: return self._redraw(reset=True)                 # same sample: keep the sound chosen
+        self._shown, self._choices = i, sound_choices(self.ds, i)
+        with _quiet(self.sound, self._on_sound):                           # one redraw below, not one per trait change
+            self.sound.options = list(self._choices); self.sound.value = list(self._choices)[0]   # the own sound
         self._on_sound()
 
     def _on_sound(self, *_):
         if self.sound.value is None: return
         self.audio.value = wav_bytes(self._choices[self.sound.value][0], self.ds.sr)
         self._redraw(reset=True)
-
-    def _on_protocol(self, *_):
-        if self.order.value != 'dataset': self._on_sample()
-        else: self._redraw(reset=True)
 
     def _reset_threshold(self):
         self.threshold.value = round(self.views[self.method.value]['cut'], 2) if self.method.value in self.views else 0.5
@@ -168,30 +281,51 @@ class HeatmapExplorer(W.VBox):
     def _on_opacity(self, *_):
         for f in self.figs: f.data[1].opacity = self.opacity.value
 
+    def _names(self) -> list:
+        return [self.method.value] + ([self.beside.value] if self.beside.value not in ('(none)', self.method.value) else [])
+
     def _redraw(self, *_, reset:bool=False):
+        if not len(self._visible): return
         item = self._current()[1]
         wave = self._choices[self.sound.value][0]
-        names = [self.method.value] + ([self.beside.value] if self.beside.value not in ('(none)', self.method.value) else [])
-        self.views = {n: explain(self.methods[n], item['image'], wave, item['gt_map'], self.protocol.value) for n in names}
+        names = self._names()
+        self.views = {n: explain(self.model(n), item['image'], wave, item['gt_map'], self.protocol.value) for n in names}
         rgb = _frame_rgb(item['image'])
-        x0, y0, x1, y1 = item['boxes'][0]
         for f, n in zip(self.figs, names):
-            with f.batch_update():
-                f.data[0].z = rgb; f.data[1].z = self.views[n]['map'].numpy(); f.data[1].opacity = self.opacity.value
-                f.layout.shapes = [dict(type='rect', x0=x0, y0=y0, x1=x1, y1=y1, line=dict(color='white', width=2, dash='dot'))]
+            with f.batch_update(): f.data[0].z = rgb; f.data[1].z = self.views[n]['map'].numpy(); f.data[1].opacity = self.opacity.value
         self._panel.children = tuple(self.figs[:len(names)])
+        self._on_gt()
         if reset: self._reset_threshold()
         self._draw_masks()
 
+    def _on_gt(self, *_):
+        "Draw the GT boxes and mask as the checkboxes ask."
+        if not len(self._visible): return
+        boxes, mask = gt_layers(self._current()[1])
+        for f in self.figs:
+            with f.batch_update():
+                f.layout.shapes = [dict(type='rect', x0=x0, y0=y0, x1=x1, y1=y1, line=dict(color='yellow', width=2, dash='dot'))
+                                   for x0, y0, x1, y1 in boxes] if self.show_boxes.value else []
+                f.data[3].z = np.zeros((GRID, GRID)) if mask is None else mask.astype(np.float32)
+                f.data[3].visible = bool(self.show_mask.value and mask is not None)
+
     def _draw_masks(self):
+        if not len(self._visible): return
         i, item = self._current()
+        has_gt = bool(item.get('has_gt', True)) and bool(item['gt_map'].any())
         parts = []
         for f, (n, v) in zip(self.figs, self.views.items()):
             pred = v['map'] >= self.threshold.value
-            c = float(ciou(pred[None], item['gt_map'][None].float())[0])
+            c = float(ciou(pred[None], item['gt_map'][None].float())[0]) if has_gt else None
+            at = f' ({self._ckpt[n]})' if n in self._ckpts else ''
             with f.batch_update():
                 f.data[2].z = pred.float().numpy()
-                f.layout.title.text = f'{n}: cIoU {c:.2f} at {self.threshold.value:.2f}'
-            parts.append(f"<b>{n}</b>: cIoU {c:.3f} at threshold {self.threshold.value:.2f} "
-                         f"(protocol {self.protocol.value}: {v['ciou']:.3f} at {v['cut']:.2f}), peak at row {v['peak'][0]}, col {v['peak'][1]}")
-        self.info.value = f"sample {i} ({self.ds.ids[i]}, sounding: {item['label']}), sound: {self.sound.value}<br>" + '<br>'.join(parts)
+                f.layout.title.text = f'{n}{at}: ' + (f'cIoU {c:.2f} at {self.threshold.value:.2f}' if has_gt else 'no GT')
+            scored = (f"cIoU {c:.3f} at threshold {self.threshold.value:.2f} (protocol {self.protocol.value}: {v['ciou']:.3f} at {v['cut']:.2f})"
+                      if has_gt else f'no GT to score (protocol threshold {v["cut"]:.2f})')
+            parts.append(f"<b>{n}</b>{at}: {scored}, peak at row {v['peak'][0]}, col {v['peak'][1]}")
+        lo, hi = self.ciou_range.value
+        where = f'{self.sample.value + 1} of {len(self._visible)}' + (f' with cIoU in [{lo:.2f}, {hi:.2f}]' if lo > 0 or hi < 1 else '')
+        self.info.value = (f"sample {where} ({self.order.value}): #{i}, {_id(self.ds, i)}, sounding: {item['label'] or '?'}; "
+                           f"sound: {self.sound.value}<br>" + '<br>'.join(parts) +
+                           '<br><small>white: prediction at the threshold; dotted yellow: GT boxes; green: GT mask</small>')

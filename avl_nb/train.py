@@ -17,8 +17,8 @@ __all__ = ['TOY_COLORS', 'EVENTS', 'dist_env', 'init_distributed', 'finish_distr
            'run_cbs', 'param_groups', 'Learner', 'EpochBatchSampler', 'DataLoaders', 'make_loaders', 'to_device',
            'DeviceCB', 'AMPCB', 'ClipCB', 'NaNGuardCB', 'lr_factor', 'SchedCB', 'ProgressCB', 'LogCB', 'read_log',
            'plot_log', 'check_not_test', 'EvalCB', 'rng_state', 'set_rng_state', 'load_checkpoint', 'save_checkpoint',
-           'restore_checkpoint', 'CheckpointCB', 'EarlyStopCB', 'DDPCB', 'fit', 'map_temperature', 'evaluate',
-           'FrozenFeatures']
+           'restore_checkpoint', 'CheckpointCB', 'EarlyStopCB', 'DDPCB', 'fit', 'map_temperature', 'method_protocol',
+           'evaluate', 'FrozenFeatures']
 
 # %% ../nbs/07_train.ipynb #c87e0b1e
 _GATHER = {'on': True, 'local': False}
@@ -608,6 +608,17 @@ def map_temperature(method:nn.Module) -> float|None:
     tau = getattr(method, 'map_tau', None) or getattr(method, 'tau', None)
     return None if tau is None else float(tau)
 
+def method_protocol(method:nn.Module,        # a method (its τ is read with `map_temperature`)
+                    protocol='ezvsl-test',   # a preset name of `avl_nb.metrics.PROTOCOLS`, or a `Protocol`
+                    tau:float|None=None      # the map's temperature (None: the method's, else the protocol's)
+                   ):
+    "The `Protocol` to score `method` with: for absolute-score protocols, cos/τ is read back to cosines with the method's own τ."
+    from dataclasses import replace
+    from avl_nb.metrics import PROTOCOLS
+    p = PROTOCOLS[protocol] if isinstance(protocol, str) else protocol
+    tau = tau or map_temperature(method)
+    return replace(p, tau=tau) if p.scores == 'absolute' and tau else p
+
 @torch.no_grad()
 def evaluate(method:nn.Module,        # a trained method
              dl:DataLoader,           # a loader yielding `image`, `audio`, `gt_map`
@@ -617,11 +628,8 @@ def evaluate(method:nn.Module,        # a trained method
              summary:bool=True        # False: return the `Evaluator` (per-sample results, the open-set table)
             ) -> dict:
     "Score `method.localize` over `dl` under `protocol`; for open-set protocols a sample without any GT pixel is a negative."
-    from dataclasses import replace
-    from avl_nb.metrics import Evaluator, PROTOCOLS
-    p = PROTOCOLS[protocol] if isinstance(protocol, str) else protocol
-    tau = tau or map_temperature(method)
-    if p.scores == 'absolute' and tau: p = replace(p, tau=tau)      # cos/τ back to cosines with the method's own τ
+    from avl_nb.metrics import Evaluator
+    p = method_protocol(method, protocol, tau)
     dev = device or next(method.parameters()).device
     was = method.training; method.eval()
     ev = Evaluator(p)

@@ -1,6 +1,6 @@
 """The explorer end to end in a real browser: JupyterLab on localhost, Debian's Chromium driven by Playwright, a
-notebook that builds the explorer run in its kernel; the threshold slider moved, the sound swapped, the plot checked
-for change after each, and a screenshot saved to `outputs/e2e/explorer.png`."""
+notebook that builds the explorer run in its kernel; the threshold slider moved, the sound swapped, the GT mask
+hidden, the plot checked for change after each, and a screenshot saved to `outputs/e2e/explorer.png`."""
 import json, os, shutil, socket, subprocess, sys, time, urllib.request
 from pathlib import Path
 import pytest
@@ -74,7 +74,7 @@ def test_explorer_in_jupyterlab_with_chromium(lab, tmp_path):
         finally: browser.close()
 
 def _drive(page, url, token):
-    "Open the notebook, run it, move the threshold, swap the sound; check the plot after each; save a screenshot."
+    "Open the notebook, run it, move the threshold, swap the sound, hide the GT mask; check the plot after each; save a screenshot."
     page.goto(f'{url}/lab/tree/explorer.ipynb?token={token}')
     page.wait_for_selector('.jp-Notebook-ExecutionIndicator[data-status="idle"]')
     select = page.locator('.jp-Dialog .jp-mod-accept')                 # a "Select Kernel" dialog, if Lab still asks
@@ -107,5 +107,10 @@ def _drive(page, url, token):
     after_sound = plot.screenshot()
     assert after_sound != after_threshold, "swapping the sound did not change the plot"
     expect(page.locator('audio')).to_have_count(1)
+
+    mask = page.locator('.widget-checkbox', has_text='GT mask').locator('input')
+    mask.uncheck(); page.wait_for_timeout(1500)                        # the mask's outline goes, and comes back
+    assert plot.screenshot() != after_sound, 'hiding the GT mask did not change the plot'
+    mask.check(); page.wait_for_timeout(1500)
     SHOT.parent.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOT), full_page=True)
