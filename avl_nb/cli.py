@@ -166,13 +166,13 @@ def train(method:str, data:str, out:str, epochs:int=10, lr:float=1e-4, batch_siz
     return learn
 
 def method_from_checkpoint(ckpt # a checkpoint written by `avl-nb train` (or `fit` given the method's config)
-                          ) -> tuple:  # (the method with the checkpoint's weights, in eval mode; the run's config)
+                          ) -> tuple:  # (the method with its weights, in eval mode; {'config', 'epoch' (epochs done), 'metrics' (its validation)})
     "Rebuild the trained method a checkpoint holds from its config."
     from avl_nb.train import load_checkpoint
     st = load_checkpoint(ckpt); cfg = st.get('config') or {}
     if 'method' not in cfg: raise ValueError(f'{ckpt}: the checkpoint has no method config (was it written by `avl-nb train`?)')
     m = make_method(cfg['method'], cfg.get('method_args')); m.load_state_dict(st['model'])
-    return m.eval(), cfg
+    return m.eval(), dict(config=cfg, epoch=st.get('epoch'), metrics=st.get('metrics') or {})
 
 def evaluate_checkpoint(ckpt:str, split:str='test', protocol:str='ezvsl-test', data:str|None=None,
                         batch_size:int=32) -> dict:
@@ -180,7 +180,7 @@ def evaluate_checkpoint(ckpt:str, split:str='test', protocol:str='ezvsl-test', d
     from avl_nb.data import collate_av
     from avl_nb.train import evaluate
     from torch.utils.data import DataLoader
-    m, cfg = method_from_checkpoint(ckpt)
+    m, meta = method_from_checkpoint(ckpt); cfg = meta['config']
     ds = make_datasets(data or cfg['data'], cfg['size'], cfg['seed'], seconds=cfg.get('seconds'))
     if split not in ds: raise ValueError(f'split {split!r} not found in {data or cfg["data"]}: have {sorted(ds)}')
     return evaluate(m, DataLoader(ds[split], batch_size=batch_size, collate_fn=collate_av), protocol)

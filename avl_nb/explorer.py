@@ -28,7 +28,8 @@ def explain(method:nn.Module,        # a trained method with `localize(image, au
     "The heatmap of one image and one sound as a protocol sees it: normalised map, binary prediction, its threshold, peak, cIoU."
     p = method_protocol(method, protocol)
     was = method.training; method.eval()
-    raw = method.localize(image[None], audio[None]).float().cpu()
+    dev = next(method.parameters(), torch.empty(0)).device              # the method's device (a GPU after a GPU run)
+    raw = method.localize(image[None].to(dev), audio[None].to(dev)).float().cpu()
     method.train(was)
     up = upsample(raw, p.upsample, p.align_corners, GRID)
     scores = slavc_scores(up, p.tau) if p.scores == 'absolute' else up
@@ -124,6 +125,7 @@ import ipywidgets as W
 import plotly.graph_objects as go
 from contextlib import contextmanager
 from .cli import make_datasets, method_from_checkpoint
+from .core import default_device
 
 def _frame_rgb(image:torch.Tensor, size:int=GRID) -> np.ndarray:
     x = denormalize(image).permute(2, 0, 1)[None]
@@ -152,19 +154,25 @@ def _quiet(w, handler):
 
 AS_GIVEN = '(as given)'
 
+def _about(meta:dict) -> str:
+    "A checkpoint in a few words: epochs done and its validation cIoU@0.5 where it has one."
+    v = meta['metrics'].get('ciou50')
+    return f"after epoch {meta['epoch']}" + ('' if v is None else f', validation cIoU@0.5 {v:.3f}')
+
 class HeatmapExplorer(W.VBox):
     "Browse a test split with trained methods: heatmap, GT boxes and mask, prediction at a threshold, cIoU; sort and filter by cIoU; swap and play the sound."
     def __init__(self, methods:dict,        # name -> a trained method, a run folder (its `*.pt`) or a checkpoint file
                  ds=None,                    # a test split (`scene_split`, an `AVDataset`); None: `split` of the first run's data
                  protocol:str='ezvsl-test',  # the starting protocol
                  split:str='test',           # the split opened when `ds` is None
-                 size:int=320                # figure side in pixels
+                 size:int=320,               # figure side in pixels
+                 device=None                 # where checkpoints read from files run (None: a GPU if there is one)
                 ):
         if not methods: raise ValueError('give at least one trained method, run folder or checkpoint')
         self.methods = dict(methods)
         self._ckpts = {n: checkpoints_in(m) for n, m in self.methods.items() if not isinstance(m, nn.Module)}
         self._ckpt = {n: next(iter(self._ckpts[n])) if n in self._ckpts else AS_GIVEN for n in self.methods}   # best.pt first
-        self._loaded, self._cious = {}, {}
+        self._loaded, self._about, self._cious, self.device = {}, {}, {}, torch.device(device) if device is not None else default_device()
         self.ds = ds if ds is not None else self._split_of_first_run(split)
         names = list(self.methods)
         self.method = W.Dropdown(options=names, value=names[0], description='method')
@@ -201,7 +209,7 @@ class HeatmapExplorer(W.VBox):
         "The test split of the data the first run folder (or checkpoint) was trained on, as its config describes it."
         if not self._ckpts: raise ValueError('give a test split `ds`: no method here is a run folder or checkpoint to read the data from')
         name = next(iter(self._ckpts))
-        cfg = method_from_checkpoint(self._ckpts[name][self._ckpt[name]])[1]
+        cfg = method_from_checkpoint(self._ckpts[name][self._ckpt[name]])[1]['config']
         ds = make_datasets(cfg['data'], cfg.get('size', 224), cfg.get('seed', 0), augment=False, seconds=cfg.get('seconds'))
         if split not in ds: raise ValueError(f"split {split!r} not found in {cfg['data']}: have {sorted(ds)}")
         return ds[split]
@@ -210,7 +218,9 @@ class HeatmapExplorer(W.VBox):
         "The method `name` at its chosen checkpoint (loaded when first asked for, then kept)."
         if name not in self._ckpts: return self.methods[name]
         key = (name, self._ckpt[name])
-        if key not in self._loaded: self._loaded[key] = method_from_checkpoint(self._ckpts[name][key[1]])[0]
+        if key not in self._loaded:
+            m, meta = method_from_checkpoint(self._ckpts[name][key[1]])
+            self._loaded[key], self._about[key] = m.to(self.device), _about(meta)
         return self._loaded[key]
 
     def cious(self, name:str|None=None) -> torch.Tensor:
@@ -318,12 +328,13 @@ class HeatmapExplorer(W.VBox):
             pred = v['map'] >= self.threshold.value
             c = float(ciou(pred[None], item['gt_map'][None].float())[0]) if has_gt else None
             at = f' ({self._ckpt[n]})' if n in self._ckpts else ''
+            about = f" [{self._about[(n, self._ckpt[n])]}]" if n in self._ckpts else ''
             with f.batch_update():
                 f.data[2].z = pred.float().numpy()
                 f.layout.title.text = f'{n}{at}: ' + (f'cIoU {c:.2f} at {self.threshold.value:.2f}' if has_gt else 'no GT')
             scored = (f"cIoU {c:.3f} at threshold {self.threshold.value:.2f} (protocol {self.protocol.value}: {v['ciou']:.3f} at {v['cut']:.2f})"
                       if has_gt else f'no GT to score (protocol threshold {v["cut"]:.2f})')
-            parts.append(f"<b>{n}</b>{at}: {scored}, peak at row {v['peak'][0]}, col {v['peak'][1]}")
+            parts.append(f"<b>{n}</b>{at}{about}: {scored}, peak at row {v['peak'][0]}, col {v['peak'][1]}")
         lo, hi = self.ciou_range.value
         where = f'{self.sample.value + 1} of {len(self._visible)}' + (f' with cIoU in [{lo:.2f}, {hi:.2f}]' if lo > 0 or hi < 1 else '')
         self.info.value = (f"sample {where} ({self.order.value}): #{i}, {_id(self.ds, i)}, sounding: {item['label'] or '?'}; "
