@@ -5,16 +5,17 @@
 # %% ../nbs/40_explorer.ipynb #x1000003
 from __future__ import annotations
 import io
+from dataclasses import replace
 from pathlib import Path
 import numpy as np, soundfile as sf, torch, torch.nn as nn, torch.nn.functional as F
 from .data import load_wave
 from .maps import minmax, slavc_scores, upsample
-from .metrics import PROTOCOLS, GRID, binarize, ciou
+from .metrics import PROTOCOLS, GRID, Evaluator, binarize
 from .report import denormalize
 from .train import evaluate, method_protocol
 
 # %% auto #0
-__all__ = ['ORDERS', 'AS_GIVEN', 'explain', 'sound_choices', 'object_box', 'in_box', 'wav_bytes', 'sample_order',
+__all__ = ['ORDERS', 'AS_GIVEN', 'explain', 'protocol_ciou', 'sound_choices', 'object_box', 'in_box', 'wav_bytes', 'sample_order',
            'checkpoints_in', 'gt_layers', 'HeatmapExplorer']
 
 # %% ../nbs/40_explorer.ipynb #x1000006
@@ -24,7 +25,7 @@ def explain(method:nn.Module,        # a trained method with `localize(image, au
             audio:torch.Tensor,      # one waveform (T,)
             gt:torch.Tensor|None=None, # its GT map (224, 224), for the cIoU
             protocol:str='ezvsl-test' # a preset of `avl_nb.metrics.PROTOCOLS`
-           ) -> dict:                # 'map' (224, 224) in [0, 1], 'pred' (bool), 'cut', 'peak' (row, col), 'ciou' (or None)
+           ) -> dict:                # 'map' (224, 224) in [0, 1], 'pred' (bool), 'cut', 'peak' (row, col), 'ciou' (or None), 'raw', 'protocol'
     "The heatmap of one image and one sound as a protocol sees it: normalised map, binary prediction, its threshold, peak, cIoU."
     p = method_protocol(method, protocol)
     was = method.training; method.eval()
@@ -37,22 +38,32 @@ def explain(method:nn.Module,        # a trained method with `localize(image, au
     m = minmax(scores)[0]
     cut = float(m[pred].min()) if pred.any() else 1.0 + 1e-6
     peak = divmod(int(m.flatten().argmax()), GRID)
-    return dict(map=m, pred=pred, cut=cut, peak=peak, ciou=None if gt is None else float(ciou(pred[None], gt[None].float())[0]))
+    return dict(map=m, pred=pred, cut=cut, peak=peak, raw=raw, protocol=p, ciou=None if gt is None else protocol_ciou(raw[0], gt, p))
+
+def protocol_ciou(raw:torch.Tensor,            # one raw map (h, w), as `localize` gives it
+                  gt:torch.Tensor,             # its GT map (224, 224)
+                  protocol,                    # the `Protocol` (e.g. `explain`'s 'protocol')
+                  threshold:float|None=None    # None: the protocol's rule; else predict where the min-max scores ≥ this
+                 ) -> float:
+    "One map's cIoU exactly as `avl_nb.metrics.Evaluator` scores it under `protocol` (its upsampling, scores and GT style)."
+    p = protocol if threshold is None else replace(protocol, rule=f'minmax>={threshold}')
+    return float(Evaluator(p).update(raw[None], gt[None].float())[0])
 
 # %% ../nbs/40_explorer.ipynb #x1000010
 def sound_choices(ds,                 # a test split: a `SceneDataset` (scene split) or an `AVDataset`
-                  i:int               # a sample index
+                  i:int,              # a sample index
+                  item:dict|None=None # sample `i`, if the caller has read it already
                  ) -> dict:           # label -> (waveform (T,), object index or None)
     "The sounds to try on sample `i`: its own, each other object's, one of a class not in the frame (scene data), the next sample's."
-    item, sc = ds[i], getattr(ds, 'scenes', {}).get(_id(ds, i), dict(source=None, objects=[]))
+    item, sc = item or ds[i], getattr(ds, 'scenes', {}).get(_id(ds, i), dict(source=None, objects=[]))
     out = {f"own sound ({item['label'] or 'unlabelled'})": (item['audio'], sc['source'])}
     for k, o in enumerate(sc['objects']):
         if k != sc['source']: out[f"object {k}: {o['class']}"] = (_bank_sound(ds, o['class']), k)
     absent = [c for c in getattr(ds, 'classes', []) if c not in {o['class'] for o in sc['objects']}]
     if absent:                                             # what should a map do when nothing in view makes the sound?
         c = absent[i % len(absent)]; out[f"not in the frame: {c}"] = (_bank_sound(ds, c), None)
-    j = (i + 1) % len(ds)
-    out[f"sample {_id(ds, j)}'s sound ({ds[j]['label'] or 'unlabelled'})"] = (ds[j]['audio'], None)
+    j = (i + 1) % len(ds); nxt = ds[j]
+    out[f"sample {_id(ds, j)}'s sound ({nxt['label'] or 'unlabelled'})"] = (nxt['audio'], None)
     return out
 
 def _bank_sound(ds, cls:str) -> torch.Tensor:
@@ -172,7 +183,7 @@ class HeatmapExplorer(W.VBox):
         self.methods = dict(methods)
         self._ckpts = {n: checkpoints_in(m) for n, m in self.methods.items() if not isinstance(m, nn.Module)}
         self._ckpt = {n: next(iter(self._ckpts[n])) if n in self._ckpts else AS_GIVEN for n in self.methods}   # best.pt first
-        self._loaded, self._about, self._cious, self.device = {}, {}, {}, torch.device(device) if device is not None else default_device()
+        self._loaded, self._meta, self._cious, self.device = {}, {}, {}, torch.device(device) if device is not None else default_device()
         self.ds = ds if ds is not None else self._split_of_first_run(split)
         names = list(self.methods)
         self.method = W.Dropdown(options=names, value=names[0], description='method')
@@ -208,8 +219,8 @@ class HeatmapExplorer(W.VBox):
     def _split_of_first_run(self, split):
         "The test split of the data the first run folder (or checkpoint) was trained on, as its config describes it."
         if not self._ckpts: raise ValueError('give a test split `ds`: no method here is a run folder or checkpoint to read the data from')
-        name = next(iter(self._ckpts))
-        cfg = method_from_checkpoint(self._ckpts[name][self._ckpt[name]])[1]['config']
+        name = next(iter(self._ckpts)); self.model(name)                # loaded once: kept for showing
+        cfg = self._meta[(name, self._ckpt[name])]['config']
         ds = make_datasets(cfg['data'], cfg.get('size', 224), cfg.get('seed', 0), augment=False, seconds=cfg.get('seconds'))
         if split not in ds: raise ValueError(f"split {split!r} not found in {cfg['data']}: have {sorted(ds)}")
         return ds[split]
@@ -219,8 +230,8 @@ class HeatmapExplorer(W.VBox):
         if name not in self._ckpts: return self.methods[name]
         key = (name, self._ckpt[name])
         if key not in self._loaded:
-            m, meta = method_from_checkpoint(self._ckpts[name][key[1]])
-            self._loaded[key], self._about[key] = m.to(self.device), _about(meta)
+            m, self._meta[key] = method_from_checkpoint(self._ckpts[name][key[1]])
+            self._loaded[key] = m.to(self.device)
         return self._loaded[key]
 
     def cious(self, name:str|None=None) -> torch.Tensor:
@@ -274,7 +285,7 @@ class HeatmapExplorer(W.VBox):
     def _on_sample(self, *_):
         i = self._current()[0]
         if i == self._shown: return self._redraw(reset=True)                 # same sample: keep the sound chosen
-        self._shown, self._choices = i, sound_choices(self.ds, i)
+        self._shown, self._choices = i, sound_choices(self.ds, i, self._item[1])
         with _quiet(self.sound, self._on_sound):                           # one redraw below, not one per trait change
             self.sound.options = list(self._choices); self.sound.value = list(self._choices)[0]   # the own sound
         self._on_sound()
@@ -326,9 +337,9 @@ class HeatmapExplorer(W.VBox):
         parts = []
         for f, (n, v) in zip(self.figs, self.views.items()):
             pred = v['map'] >= self.threshold.value
-            c = float(ciou(pred[None], item['gt_map'][None].float())[0]) if has_gt else None
+            c = protocol_ciou(v['raw'][0], item['gt_map'], v['protocol'], self.threshold.value) if has_gt else None
             at = f' ({self._ckpt[n]})' if n in self._ckpts else ''
-            about = f" [{self._about[(n, self._ckpt[n])]}]" if n in self._ckpts else ''
+            about = f" [{_about(self._meta[(n, self._ckpt[n])])}]" if n in self._ckpts else ''
             with f.batch_update():
                 f.data[2].z = pred.float().numpy()
                 f.layout.title.text = f'{n}{at}: ' + (f'cIoU {c:.2f} at {self.threshold.value:.2f}' if has_gt else 'no GT')
