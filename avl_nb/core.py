@@ -15,11 +15,22 @@ __all__ = ['DataError', 'set_seed', 'default_device', 'cache_dir', 'sha256_file'
 class DataError(Exception):
     "A data file is missing, unreadable or malformed: the message names the file and the problem."
     def __init__(self,
-                 path,   # the file (or folder) at fault
-                 problem # what is wrong with it, in words
+                 path,           # the file (or folder) at fault
+                 problem=None    # what is wrong with it, in words (None: `path` is a whole message, see below)
                 ):
+        self.worker = None       # where it was raised when it crossed from a DataLoader worker, e.g. 'DataLoader worker process 0'
+        if problem is None: path, problem = self._parse(str(path))
         self.path, self.problem = Path(path), problem
         super().__init__(f'{path}: {problem}')
+
+    def _parse(self, msg):
+        "(path, problem) from a whole message: ours, or the one torch builds when it re-raises a worker's error."
+        name = type(self).__name__       # "Caught DataError in DataLoader worker process 0.\nOriginal Traceback ...\n...DataError: <ours>"
+        if msg.startswith(f'Caught {name} in ') and f'{name}: ' in msg:
+            self.worker = msg[len(f'Caught {name} in '):].split('\n', 1)[0].rstrip('.')
+            msg = msg.rsplit(f'{name}: ', 1)[-1].strip()
+        path, sep, problem = msg.partition(': ')
+        return (path, problem) if sep else ('?', msg)
 
 # %% ../nbs/00_core.ipynb #f30689ee
 def set_seed(seed:int, # the seed for `random`, `numpy` and `torch`

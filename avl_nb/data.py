@@ -7,7 +7,7 @@ from __future__ import annotations
 import json, math, os, struct, warnings, csv as _csv, xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
-import numpy as np, torch, soundfile as sf, librosa
+import numpy as np, torch, soundfile as sf, librosa, simplejpeg
 from PIL import Image, UnidentifiedImageError
 from torch.utils.data import Dataset
 from torchvision import tv_tensors
@@ -15,10 +15,10 @@ from torchvision.transforms import v2
 from .core import DataError
 
 # %% auto #0
-__all__ = ['IMAGENET_MEAN', 'IMAGENET_STD', 'read_flickr_xml', 'flickr_gt_map', 'vggss_gt_map', 'read_vggss_json',
-           'vggss_defects', 'read_id_list', 'drop_leaks', 'check_wav', 'load_wave', 'crop_wave', 'load_image',
-           'AVTransform', 'av_transform', 'AVPair', 'pairs_from_folder', 'pairs_open_set', 'gt_from_boxes', 'AVDataset',
-           'collate_av', 'SceneDataset']
+__all__ = ['MIN_SAMPLE_RATE', 'MIN_AUDIO_SECONDS', 'MIN_IMAGE_SIDE', 'MAX_IMAGE_PIXELS', 'IMAGENET_MEAN', 'IMAGENET_STD',
+           'read_flickr_xml', 'flickr_gt_map', 'vggss_gt_map', 'read_vggss_json', 'vggss_defects', 'read_id_list',
+           'drop_leaks', 'check_wav', 'load_wave', 'crop_wave', 'load_image', 'AVTransform', 'av_transform', 'AVPair',
+           'pairs_from_folder', 'pairs_open_set', 'gt_from_boxes', 'AVDataset', 'collate_av', 'SceneDataset']
 
 # %% ../nbs/02_data.ipynb #751a7539
 def read_flickr_xml(path # a Flickr-SoundNet annotation file, `Annotations/<id>.xml`
@@ -41,8 +41,12 @@ def read_flickr_xml(path # a Flickr-SoundNet annotation file, `Annotations/<id>.
                 try: v = int(s.text)
                 except (TypeError, ValueError): raise DataError(path, f'{where}: <{s.tag}> is not an integer: {s.text!r}') from None
                 if v < 0: raise DataError(path, f'{where}: <{s.tag}> is negative: {v}')
-                box.append(int(224 * v / 256))
-            boxes.append(box)
+                if v > 256: raise DataError(path, f'{where}: <{s.tag}> is {v}, outside the 256×256 frame the annotations are drawn on')
+                box.append(v)
+            x0, y0, x1, y1 = box
+            if x1 <= x0 or y1 <= y0:
+                raise DataError(path, f'{where}: the box {box} is inverted or empty (it needs xmin < xmax and ymin < ymax)')
+            boxes.append([int(224 * v / 256) for v in box])
     if not boxes: raise DataError(path, 'no <bbox> found')
     return boxes
 
@@ -98,6 +102,8 @@ def read_vggss_json(path # a `vggss.json`: a list of {"file", "class", "bbox"} e
                 raise DataError(path, f'{where}: box {k} is not 4 numbers: {b!r}')
             if not all(math.isfinite(v) for v in b): raise DataError(path, f'{where}: box {k} has a non-finite coordinate: {b!r}')
             boxes.append([float(v) for v in b])
+        if not boxes: raise DataError(path, f'{where}: "bbox" is empty; an annotated clip needs at least one box '
+                                            '(a clip where nothing sounds belongs in an open-set list, labelled non-sounding)')
         if fid in out: raise DataError(path, f'{where}: duplicate id, already in entry {first[fid]}')
         out[fid], first[fid] = {'class': e.get('class'), 'boxes': boxes}, i
     return out
@@ -128,10 +134,13 @@ def read_id_list(path # a `.txt` (one id per line) or `.csv` (ids in the first c
     try: text = path.read_text()
     except UnicodeDecodeError as e: raise DataError(path, f'not a text file ({e})') from None
     suf = path.suffix.lower()
-    if suf == '.txt': return [l.strip() for l in text.splitlines() if l.strip()]
-    if suf != '.csv': raise DataError(path, f'unknown id-list format {suf!r}: expected .txt or .csv')
-    ids = [r[0].strip() for r in _csv.reader(text.splitlines()) if r and r[0].strip()]
-    return ids[1:] if ids and ids[0].lower() in ('video', 'id', 'file') else ids
+    if suf == '.txt': ids = [l.strip() for l in text.splitlines() if l.strip()]
+    elif suf != '.csv': raise DataError(path, f'unknown id-list format {suf!r}: expected .txt or .csv')
+    else:
+        ids = [r[0].strip() for r in _csv.reader(text.splitlines()) if r and r[0].strip()]
+        if ids and ids[0].lower() in ('video', 'id', 'file'): ids = ids[1:]
+    if not ids: raise DataError(path, 'the id list is empty: a split needs at least one id')
+    return ids
 
 # %% ../nbs/02_data.ipynb #5444c625
 def drop_leaks(train_ids, # the training ids, in order
@@ -144,6 +153,12 @@ def drop_leaks(train_ids, # the training ids, in order
     return kept, overlap
 
 # %% ../nbs/02_data.ipynb #6fcd1bee
+MIN_SAMPLE_RATE = 4000     # Hz: below this a file holds no usable sound for a 16 kHz model (a corrupt header, or not audio)
+MIN_AUDIO_SECONDS = 0.05   # a file shorter than this (two 25 ms analysis windows) would be tiled into a click train
+
+def _rate_problem(rate): return (f'the sample rate is {rate} Hz, below avl_nb.data.MIN_SAMPLE_RATE ({MIN_SAMPLE_RATE} Hz): '
+                                 'a corrupt header, or not a recording')
+
 def check_wav(path # a `.wav` file
              ) -> dict|None:
     "Header facts of a RIFF/WAVE file; `DataError` if its `data` chunk promises more bytes than the file holds."
@@ -161,6 +176,8 @@ def check_wav(path # a `.wav` file
                 fmt = f.read(16)
                 if len(fmt) < 16: raise DataError(path, 'truncated: the fmt chunk is cut short')
                 align = struct.unpack(end + 'H', fmt[12:14])[0] or None
+                rate = struct.unpack(end + 'I', fmt[4:8])[0]
+                if rate < MIN_SAMPLE_RATE: raise DataError(path, _rate_problem(rate))
             elif cid == b'data':
                 held = size - pos - 8
                 if n != 0xFFFFFFFF and n > held:
@@ -202,6 +219,10 @@ def load_wave(path, # an audio file (wav, flac, ogg, mp3, ...)
     if path.suffix.lower() == '.wav': check_wav(path)
     x, native = _read_audio(path)
     if x.shape[-1] == 0: raise DataError(path, 'no audio samples')
+    if native < MIN_SAMPLE_RATE: raise DataError(path, _rate_problem(native))
+    if x.shape[-1] < MIN_AUDIO_SECONDS * native:
+        raise DataError(path, f'{x.shape[-1]} samples ({1000 * x.shape[-1] / native:.1f} ms at {native} Hz), shorter than '
+                              f'avl_nb.data.MIN_AUDIO_SECONDS ({1000 * MIN_AUDIO_SECONDS:.0f} ms): too short to hold a sound')
     bad = ~np.isfinite(x)
     if bad.any(): raise DataError(path, f'{int(bad.sum())} NaN or inf samples (first at frame {int(np.nonzero(bad.any(0))[0][0])})')
     x = np.clip(x, -1, 1).mean(0)
@@ -230,14 +251,41 @@ def crop_wave(x:np.ndarray, # a mono waveform
     return np.pad(x, (-s, n - len(x) + s)) if len(x) < n else x[s:s + n]   # short: zeros before and after
 
 # %% ../nbs/02_data.ipynb #b27ff6ea
+MIN_IMAGE_SIDE = 16              # px: a smaller frame has no picture to localise in
+MAX_IMAGE_PIXELS = 8192 * 8192   # a header that claims more is refused before decoding (corrupt, hostile, or to downscale first)
+_SIXTEEN_BIT = ('I;16', 'I;16L', 'I;16B', 'I;16N', 'I')
+
+def _decode(path, im, mode):
+    "The pixels of the opened `im`, checked: JPEG scan data strictly, 16-bit grey scaled to 8 bits."
+    if im.format == 'JPEG' and im.mode in ('RGB', 'L'):      # libjpeg only warns on corrupt scan data; simplejpeg can refuse
+        try: a = simplejpeg.decode_jpeg(path.read_bytes(), colorspace='RGB' if mode == 'RGB' else 'GRAY',
+                                        fastdct=False, fastupsample=False, strict=True)   # the same pixels as PIL's decoder
+        except ValueError as e: raise DataError(path, f'corrupt JPEG data ({e})') from None
+        return Image.fromarray(a[..., 0] if mode == 'L' else a, mode)
+    im.load()
+    if im.mode in _SIXTEEN_BIT:                              # PIL's convert would clip every value above 255 to white
+        a = np.asarray(im)
+        if a.min() < 0 or a.max() > 65535: raise DataError(path, f'{im.mode} pixels outside the 16-bit range')
+        im = Image.fromarray(np.round(a / 257).astype(np.uint8), 'L')
+    elif im.mode == 'F': raise DataError(path, 'floating-point pixels: convert the image to 8 or 16 bits first')
+    return im.convert(mode)
+
 def _open_image(path, mode):
     path = Path(path)
     if not path.is_file(): raise DataError(path, 'image file not found')
     try:
-        with Image.open(path) as im:
-            im.load()
-            return im.convert(mode)
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore', Image.DecompressionBombWarning)   # our own, lower limit comes next
+            im = Image.open(path)
+        with im:
+            W, H = im.size
+            if W * H > MAX_IMAGE_PIXELS: raise DataError(path, f'the header claims {W}x{H} pixels, more than '
+                                                               f'avl_nb.data.MAX_IMAGE_PIXELS ({MAX_IMAGE_PIXELS}): refused before decoding')
+            if min(W, H) < MIN_IMAGE_SIDE:
+                raise DataError(path, f'image is {W}x{H}, under avl_nb.data.MIN_IMAGE_SIDE ({MIN_IMAGE_SIDE} px) on a side')
+            return _decode(path, im, mode)
     except UnidentifiedImageError: raise DataError(path, 'not an image (PIL cannot identify it)') from None
+    except Image.DecompressionBombError as e: raise DataError(path, f'refused before decoding: {e}') from None
     except (OSError, SyntaxError, ValueError) as e: raise DataError(path, f'truncated or corrupt image ({e})') from None
 
 def load_image(path # an image file (a frame, `frames/<id>.jpg`)
@@ -322,6 +370,14 @@ def _annotation(root, annotations, i, vg):
     if i not in vg: raise DataError(root / 'vggss.json', f'no entry for listed id {i!r}')
     return vg[i]['boxes'], vg[i]['class']
 
+def _report_defects(path, entries):
+    "Warn, with counts, about listed VGG-SS entries the references score as they are (see `vggss_defects`)."
+    rep = vggss_defects(entries); kinds = ('sentinel', 'out_of_range', 'degenerate', 'empty_gt')
+    if any(rep[k] for k in kinds):
+        warnings.warn(f'{path}: of {rep["n_entries"]} listed entries, ' + ', '.join(f'{len(rep[k])} {k.replace("_", " ")}'
+                      for k in kinds) + ' (boxes clipped to [0,1] as the reference code does; avl_nb.data.vggss_defects lists them)',
+                      stacklevel=2)
+
 def pairs_from_folder(root, # a folder with `frames/<id>.jpg` and `audio/<id>.wav`
                       ids=None, # a list of ids, or the path of an id list (relative to `root` if not found as given); None: every frame
                       annotations:str|None=None # None, 'flickr' (`Annotations/<id>.xml`) or 'vggss' (`vggss.json`)
@@ -336,12 +392,15 @@ def pairs_from_folder(root, # a folder with `frames/<id>.jpg` and `audio/<id>.wa
         ids = sorted(p.stem for p in (root / 'frames').glob('*.jpg'))
         if not ids: raise DataError(root / 'frames', 'no .jpg frames')
     elif isinstance(ids, (str, Path)): src = _resolve(root, ids); ids = read_id_list(src)
-    else: ids = [str(i) for i in ids]
+    else:
+        ids = [str(i) for i in ids]
+        if not ids: raise DataError(root, 'the list of ids given is empty')
     seen = set()
     for i in ids:
         if i in seen: raise DataError(src, f'id {i!r} is listed twice')
         seen.add(i)
     vg = read_vggss_json(root / 'vggss.json') if annotations == 'vggss' else None
+    if vg is not None: _report_defects(root / 'vggss.json', {i: vg[i] for i in ids if i in vg})
     pairs = []
     for i in ids:
         img, aud = root / 'frames' / f'{i}.jpg', root / 'audio' / f'{i}.wav'
@@ -488,6 +547,7 @@ class SceneDataset(_Draws, Dataset):
             if k not in sj: raise DataError(sj_path, f'missing "{k}"')
         self.sr, self.seconds = sr or sj['sr'], seconds or sj['seconds']
         self.size, self.scenes = sj.get('size'), sj['scenes']
+        if not isinstance(self.scenes, dict): raise DataError(sj_path, f'"scenes" must map scene ids to scenes, found a {type(self.scenes).__name__}')
         lst = self.dir / 'metadata' / f'{split}.txt'
         self.ids = read_id_list(lst) if lst.is_file() else list(self.scenes)
         for i in self.ids: self._check_scene(sj_path, i)
@@ -510,9 +570,17 @@ class SceneDataset(_Draws, Dataset):
             if o.get('class') not in self.class_idx: raise DataError(sj_path, f'scene {i!r} object {k}: class {o.get("class")!r} not in classes.json')
             b = o.get('box')
             if not (isinstance(b, list) and len(b) == 4 and all(_is_num(v) for v in b)): raise DataError(sj_path, f'scene {i!r} object {k}: box is not 4 numbers: {b!r}')
+            if self.size is not None: self._check_box(sj_path, i, k, b, *((self.size, self.size) if _is_num(self.size) else self.size))
             if not isinstance(o.get('mask'), str): raise DataError(sj_path, f'scene {i!r} object {k}: no mask path')
         _check_file(self.dir / 'frames' / f'{i}.jpg', f'frame of scene {i!r}')
         _check_file(self.dir / 'audio' / f'{i}.wav', f'audio of scene {i!r}')
+
+    @staticmethod
+    def _check_box(where, i, k, b, W, H):
+        x0, y0, x1, y1 = b
+        if not (0 <= x0 < x1 <= W and 0 <= y0 < y1 <= H):
+            raise DataError(where, f'scene {i!r} object {k}: box {b} is ' + ('inverted or empty' if x1 <= x0 or y1 <= y0 else
+                                   f'outside the {W}x{H} frame') + ' (it needs 0 <= x0 < x1 <= width, 0 <= y0 < y1 <= height)')
 
     def __len__(self): return len(self.ids)
 
@@ -537,6 +605,7 @@ class SceneDataset(_Draws, Dataset):
         else:
             image, mask, (W, H) = self._frame(i, sid, obj)
             if key: self._frames[key] = image, mask, (W, H)
+        self._check_box(self.dir / 'scenes.json', sid, k, obj['box'], W, H)
         x0, y0, x1, y1 = obj['box']
         gt, boxes = gt_from_boxes([[x0 / W, y0 / H, x1 / W, y1 / H]], 'vggss', self.gt_size)
         return dict(image=image, audio=_tensor(audio), gt_map=_tensor(gt), has_gt=True, boxes=boxes, id=sid,
