@@ -4,12 +4,12 @@
 
 # %% ../nbs/00_core.ipynb #f5c0a959
 from __future__ import annotations
-import os, random, hashlib, tempfile, contextlib
+import os, random, pickle, hashlib, tempfile, contextlib
 from pathlib import Path
 import numpy as np, torch
 
 # %% auto #0
-__all__ = ['DataError', 'set_seed', 'default_device', 'cache_dir', 'sha256_file', 'atomic_path']
+__all__ = ['DataError', 'set_seed', 'default_device', 'cache_dir', 'sha256_file', 'atomic_path', 'load_tensors']
 
 # %% ../nbs/00_core.ipynb #4f2d1e0c
 class DataError(Exception):
@@ -77,3 +77,29 @@ def atomic_path(path # the final file name
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True); raise
+
+# %% ../nbs/00_core.ipynb #4fa2c352
+_PICKLED = ('this file holds pickled code ({}), which avl_nb does not load: unpickling it would run that code. '
+            'Files written by avl_nb (and state dicts saved with torch.save) hold only tensors and plain values')
+
+def load_tensors(path, # a file written by `torch.save`
+                 what:str='checkpoint' # what the file should be, for the messages
+                ):
+    "`torch.load(path, weights_only=True)` on the CPU; `DataError` naming the file if it is missing, unreadable, or holds pickled code."
+    path = Path(path)
+    if not path.is_file(): raise DataError(path, f'{what} not found')
+    try: unsafe = torch.serialization.get_unsafe_globals_in_checkpoint(path)   # zip format: the globals, read without running them
+    except Exception: unsafe = None                                              # legacy format, or not torch at all
+    if unsafe: raise DataError(path, _PICKLED.format(', '.join(unsafe[:3]) + (', ...' if len(unsafe) > 3 else '')))
+    try: return torch.load(path, map_location='cpu', weights_only=True)
+    except pickle.UnpicklingError:
+        if unsafe is None and _is_legacy_torch(path):
+            raise DataError(path, _PICKLED.format("a legacy-format file that torch's weights-only loader refused")) from None
+        raise DataError(path, f'not a readable {what}: neither torch\'s zip format nor its legacy format') from None
+    except Exception as e: raise DataError(path, f'not a readable {what} ({type(e).__name__}: {str(e).splitlines()[0][:200]})') from None
+
+_LEGACY_MAGIC = pickle.dumps(0x1950a86a20f9469cfc6c, protocol=2)   # the first bytes torch's legacy format writes
+
+def _is_legacy_torch(path):
+    "Does the file start like torch's legacy (pre-1.6) format? (Compared as bytes: nothing of the file is unpickled.)"
+    with open(path, 'rb') as f: return f.read(len(_LEGACY_MAGIC)) == _LEGACY_MAGIC

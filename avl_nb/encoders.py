@@ -6,7 +6,7 @@
 from __future__ import annotations
 from pathlib import Path
 import torch, torch.nn as nn, torch.nn.functional as F, torchvision
-from .core import DataError
+from .core import DataError, load_tensors
 from .data import IMAGENET_MEAN, IMAGENET_STD
 
 # %% auto #0
@@ -38,10 +38,7 @@ def read_state_dict(path,          # a file written by `torch.save`: a state dic
                     prefix:str=''  # keep only keys starting with this, and strip it (e.g. 'imgnet.' in EZ-VSL checkpoints)
                    ) -> dict:
     "The state dict (name → tensor) in a weights file; `DataError` naming the file if it is missing or not a state dict."
-    path = Path(path)
-    if not path.is_file(): raise DataError(path, 'weights file not found')
-    try: obj = torch.load(path, map_location='cpu', weights_only=True)
-    except Exception as e: raise DataError(path, f'cannot be read as a torch weights file ({type(e).__name__}: {str(e)[:200]})') from None
+    obj = load_tensors(path, 'weights file')                # refuses pickled code, names the file
     for key in ('state_dict', 'model'):            # checkpoint containers: {'model': sd, 'optimizer': ..., 'epoch': ...}
         if isinstance(obj, dict) and isinstance(obj.get(key), dict): obj = obj[key]; break
     if not isinstance(obj, dict) or not obj or not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in obj.items()):

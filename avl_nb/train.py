@@ -4,21 +4,22 @@
 
 # %% ../nbs/07_train.ipynb #e36cd8b1
 from __future__ import annotations
-import os, json, math, time, random, contextlib, importlib
+import os, json, math, time, random, pickle, warnings, contextlib, importlib
 from pathlib import Path
 from typing import Iterable
 import numpy as np, torch, torch.nn as nn, torch.nn.functional as F, torch.distributed as dist
 from torch.utils.data import DataLoader, Sampler
-from .core import atomic_path, default_device
+from .core import DataError, atomic_path, default_device, load_tensors
 
 # %% auto #0
-__all__ = ['TOY_COLORS', 'EVENTS', 'dist_env', 'init_distributed', 'finish_distributed', 'set_gather', 'local_only', 'gather',
-           'ToyAV', 'ToyMethod', 'CancelFitException', 'CancelEpochException', 'CancelBatchException', 'Callback',
-           'run_cbs', 'param_groups', 'Learner', 'EpochBatchSampler', 'DataLoaders', 'make_loaders', 'to_device',
-           'DeviceCB', 'AMPCB', 'ClipCB', 'NaNGuardCB', 'lr_factor', 'SchedCB', 'ProgressCB', 'LogCB', 'read_log',
-           'plot_log', 'check_not_test', 'EvalCB', 'rng_state', 'set_rng_state', 'load_checkpoint', 'save_checkpoint',
-           'restore_checkpoint', 'CheckpointCB', 'EarlyStopCB', 'DDPCB', 'fit', 'map_temperature', 'method_protocol',
-           'evaluate', 'FrozenFeatures']
+__all__ = ['TOY_COLORS', 'EVENTS', 'RUN_IDENTITY', 'dist_env', 'init_distributed', 'finish_distributed', 'set_gather',
+           'local_only', 'gather', 'ToyAV', 'ToyMethod', 'CancelFitException', 'CancelEpochException',
+           'CancelBatchException', 'Callback', 'run_cbs', 'param_groups', 'Learner', 'EpochBatchSampler', 'DataLoaders',
+           'make_loaders', 'to_device', 'DeviceCB', 'AMPCB', 'ClipCB', 'NaNGuardCB', 'lr_factor', 'SchedCB',
+           'ProgressCB', 'LogCB', 'read_log', 'plot_log', 'check_not_test', 'EvalCB', 'rng_state', 'set_rng_state',
+           'load_checkpoint', 'load_model_state', 'check_resumable', 'save_checkpoint', 'restore_checkpoint',
+           'CheckpointCB', 'EarlyStopCB', 'DDPCB', 'fit', 'map_temperature', 'method_protocol', 'evaluate',
+           'FrozenFeatures']
 
 # %% ../nbs/07_train.ipynb #c87e0b1e
 _GATHER = {'on': True, 'local': False}
@@ -394,7 +395,9 @@ class LogCB(Callback):
     order = 40
     def __init__(self, path=None, every:int=1): self.path, self.every = (Path(path) if path else None), every
     def before_fit(self, learn):
-        if learn.is_main and self.path: self.path.parent.mkdir(parents=True, exist_ok=True)
+        if learn.is_main and self.path:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            _drop_cut_line(self.path)
         self.t0, self.valid_losses = time.time(), []
     def _write(self, learn, rec):
         if learn.is_main and self.path:
@@ -411,9 +414,34 @@ class LogCB(Callback):
         self.valid_losses = []
         learn.history.append(rec); self._write(learn, rec)
 
-def read_log(path) -> list:
-    "The records of a `LogCB` file."
-    return [json.loads(l) for l in Path(path).read_text().splitlines() if l.strip()]
+def _drop_cut_line(path):
+    "A run killed while writing its log leaves a last line without its newline: remove it, say so, keep the rest."
+    if not path.is_file() or path.stat().st_size == 0: return
+    b = path.read_bytes()
+    if b.endswith(b'\n'): return
+    keep = b[:b.rfind(b'\n') + 1]
+    with atomic_path(path) as tmp: tmp.write_bytes(keep)
+    warnings.warn(f'{path}: removed its last line, cut short at {len(b) - len(keep)} bytes (the run was stopped while writing it)')
+
+def read_log(path # a `LogCB` file (`log.jsonl`)
+            ) -> list:
+    "The records of a `LogCB` file; `DataError` naming the line of anything that is not a log record."
+    path = Path(path)
+    if not path.is_file(): raise DataError(path, 'training log not found')
+    try: text = path.read_text()
+    except UnicodeDecodeError as e: raise DataError(path, f'not a text log: byte {e.start} is not UTF-8 (a binary file?)') from None
+    recs, lines = [], text.splitlines()
+    for n, line in enumerate(lines, 1):
+        if not line.strip(): continue
+        try: r = json.loads(line)
+        except json.JSONDecodeError as e:
+            cut = n == len(lines) and not text.endswith('\n')
+            raise DataError(path, f'line {n}: not a JSON record ({e.msg}, column {e.colno})' +
+                                  (': the line is cut short, as when a run is killed while writing' if cut else '')) from None
+        if not isinstance(r, dict) or r.get('kind') not in ('step', 'epoch') or not isinstance(r.get('epoch'), int):
+            raise DataError(path, f'line {n}: not a log record (a JSON object with "kind" "step" or "epoch" and an integer "epoch")')
+        recs.append(r)
+    return recs
 
 def plot_log(path, # a `LogCB` file
              metrics=('valid_ciou50', 'valid_auc') # epoch metrics to draw next to the loss
@@ -478,17 +506,44 @@ def set_rng_state(st:dict):
 
 def load_checkpoint(path # a file written by `save_checkpoint`
                    ) -> dict:
-    "Read a checkpoint safely (`weights_only=True`); a missing, foreign or unsafe file raises a clear error."
-    path = Path(path)
-    if not path.is_file(): raise FileNotFoundError(f'{path}: checkpoint not found')
-    try: state = torch.load(path, map_location='cpu', weights_only=True)
-    except Exception as e:
-        if 'Unsupported global' in str(e):                        # a class or function would be imported and run
-            raise ValueError(f'{path}: refused, the file needs arbitrary pickled code to load (not a plain checkpoint)') from None
-        raise ValueError(f'{path}: not a readable checkpoint ({type(e).__name__}: {e})') from None
-    if not isinstance(state, dict) or 'model' not in state:
-        raise ValueError(f'{path}: not an avl_nb checkpoint (no model state)')
+    "Read a checkpoint safely (`core.load_tensors`); `DataError` naming the file if it is missing, foreign or holds pickled code."
+    state = load_tensors(path, 'checkpoint')
+    if not isinstance(state, dict) or not isinstance(state.get('model'), dict):
+        raise DataError(path, 'not an avl_nb checkpoint (no model state)')
+    if not isinstance(state.get('config', {}) or {}, dict): raise DataError(path, 'its "config" is not a mapping')
     return state
+
+def load_model_state(method:nn.Module, # the method to fill
+                     state:dict,       # a checkpoint (`load_checkpoint`)
+                     path              # its file, for the message
+                    ):
+    "`method.load_state_dict(state['model'])`, or a `DataError` that says which weights do not fit and of what run they are."
+    try: method.load_state_dict(state['model'])
+    except RuntimeError:
+        own, sd = method.state_dict(), state['model']
+        missing, extra = [k for k in own if k not in sd], [k for k in sd if k not in own]
+        shapes = [k for k in own if k in sd and hasattr(sd[k], 'shape') and tuple(own[k].shape) != tuple(sd[k].shape)]
+        cfg = state.get('config') or {}
+        whose = f" of method {cfg['method']!r}" if 'method' in cfg else ''
+        parts = [f'{len(missing)} weights missing (e.g. {missing[0]})' if missing else '',
+                 f'{len(extra)} unknown (e.g. {extra[0]})' if extra else '',
+                 f'{len(shapes)} of another shape (e.g. {shapes[0]}: {tuple(sd[shapes[0]].shape)} vs {tuple(own[shapes[0]].shape)})' if shapes else '']
+        raise DataError(path, f'holds the weights of another model{whose}, not of this {type(method).__name__}: '
+                              + '; '.join(p for p in parts if p)) from None
+
+RUN_IDENTITY = ('method', 'method_args', 'data', 'size')   # config entries a resumed run must share with the run it continues
+
+def check_resumable(path,        # the checkpoint a run would continue from
+                    config:dict, # the new run's config
+                    state:dict|None=None # the checkpoint, if already loaded
+                   ):
+    "`DataError` if the checkpoint belongs to a run of another method, method arguments, data or image size."
+    st = state if state is not None else load_checkpoint(path)
+    old = st.get('config') or {}
+    for k in RUN_IDENTITY:
+        if k in old and k in config and old[k] != config[k]:
+            raise DataError(path, f'holds a run with {k} {old[k]!r}, not {config[k]!r}: resuming would mix two runs; '
+                                  'give another run folder, or start over (resume=False, `--no-resume`)')
 
 def save_checkpoint(path, learn, resume_batch:int=0):
     "Write the learner's full state to `path` atomically; `resume_batch` = batches of `learn.epoch` already done."
@@ -503,7 +558,8 @@ def save_checkpoint(path, learn, resume_batch:int=0):
 def restore_checkpoint(learn, path):
     "Put a learner back in the state saved at `path`."
     st = load_checkpoint(path)
-    learn.method.load_state_dict(st['model'])
+    check_resumable(path, learn.config, st)
+    load_model_state(learn.method, st, path)
     learn.opt.load_state_dict(st['opt'])
     if st['sched'] is not None and learn.sched is not None: learn.sched.load_state_dict(st['sched'])
     learn.epoch, learn.step, learn.resume_batch = st['epoch'], st['step'], st['resume_batch']

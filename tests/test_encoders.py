@@ -78,7 +78,7 @@ def test_bad_weight_files_name_the_file(tmp_path):
     torch.save({k: v for k, v in good.items() if not k.startswith('layer4.')}, tmp_path / 'short.pth')
     torch.save({**good, 'extra.weight': torch.zeros(3)}, tmp_path / 'extra.pth')
     torch.save({**good, 'bn1.weight': torch.ones(32)}, tmp_path / 'shape.pth')
-    cases = {'absent.pth': 'weights file not found', 'garbage.pth': 'cannot be read as a torch weights file',
+    cases = {'absent.pth': 'weights file not found', 'garbage.pth': 'not a readable weights file',
              'nodict.pth': 'is not a state dict', 'short.pth': 'missing keys (layer4.',
              'extra.pth': 'unexpected keys (extra.weight)', 'shape.pth': 'bn1.weight (32,) in the file, (64,) in the model'}
     for name, problem in cases.items():

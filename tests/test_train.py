@@ -2,6 +2,7 @@
 import json, os, subprocess, sys
 from pathlib import Path
 import pytest, torch
+from avl_nb.core import DataError
 from avl_nb.train import (Learner, DataLoaders, NaNGuardCB, ToyAV, ToyMethod, load_checkpoint, make_loaders,
                           read_log, save_checkpoint)
 
@@ -70,10 +71,10 @@ def test_unsafe_checkpoint_is_refused(tmp_path):
     class Evil:
         def __reduce__(self): return (print, ('pwned',))
     torch.save({'model': Evil()}, tmp_path / 'evil.pt')
-    with pytest.raises(ValueError, match='refused'): load_checkpoint(tmp_path / 'evil.pt')
+    with pytest.raises(DataError, match='evil.pt: this file holds pickled code'): load_checkpoint(tmp_path / 'evil.pt')
     (tmp_path / 'junk.pt').write_bytes(b'not a checkpoint')
-    with pytest.raises(ValueError, match='junk.pt: not a readable checkpoint'): load_checkpoint(tmp_path / 'junk.pt')
-    with pytest.raises(FileNotFoundError, match='missing.pt'): load_checkpoint(tmp_path / 'missing.pt')
+    with pytest.raises(DataError, match='junk.pt: not a readable checkpoint'): load_checkpoint(tmp_path / 'junk.pt')
+    with pytest.raises(DataError, match='missing.pt: checkpoint not found'): load_checkpoint(tmp_path / 'missing.pt')
 
 def test_validation_never_touches_the_test_split(tmp_path):
     "Training with validation on a scene set whose test splits were deleted works; a test split as validation is refused."
