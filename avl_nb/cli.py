@@ -4,14 +4,16 @@
 
 # %% ../nbs/30_cli.ipynb #84284194
 from __future__ import annotations
-import argparse, importlib, json, sys, time
+import argparse, contextvars, importlib, inspect, json, math, sys, time, warnings
 from pathlib import Path
 import torch
+from .core import DataError
 from .scenes import build_scenes, scene_stats, show_scenes
 
 # %% auto #0
-__all__ = ['METHODS', 'demo', 'resolve_method', 'make_method', 'make_datasets', 'train', 'method_from_checkpoint',
-           'evaluate_checkpoint', 'main']
+__all__ = ['METHODS', 'METRICS', 'OPEN_SET_METRICS', 'demo', 'register_method', 'resolve_method', 'make_method', 'make_datasets',
+           'check_protocol', 'check_train_args', 'train', 'method_from_checkpoint', 'evaluate_checkpoint', 'UsageError',
+           'command', 'error_line', 'main']
 
 # %% ../nbs/30_cli.ipynb #11b1df53
 def _savefig(fig, path):
@@ -79,35 +81,104 @@ METHODS = {'toy': 'avl_nb.train:ToyMethod', 'ezvsl': 'avl_nb.methods.ezvsl:EZVSL
            'avin': 'avl_nb.methods.avin:make_avin', 'avkd': 'avl_nb.methods.avkd:make_avkd', 'dmt': 'avl_nb.methods.dmt:make_dmt',
            'lvs': 'avl_nb.methods.lvs:LVS', 'slavc': 'avl_nb.methods.slavc:SLAVC'}
 
-def resolve_method(spec:str # a name in `METHODS` or 'package.module:attribute'
-                  ):
-    "The method class (or factory) that `spec` names."
-    target = METHODS.get(spec, spec)
-    if ':' not in target: raise ValueError(f'unknown method {spec!r}: use one of {sorted(METHODS)} or module:attribute')
-    mod, attr = target.split(':', 1)
-    return getattr(importlib.import_module(mod), attr)
+_REGISTERED = {}                                          # 'module:qualname' -> a method the user's code registered
+_TRUSTED = contextvars.ContextVar('avl_nb_trusted', default=False)
 
-def make_method(spec:str, kwargs:dict|None=None):
-    "Build the method `spec` with `kwargs`."
-    return resolve_method(spec)(**(kwargs or {}))
+def register_method(method=None, # a method class or factory (or None: use as a decorator with `name=`)
+                    *, name:str|None=None # also give it this short name, e.g. for `--method NAME`
+                   ):
+    "Allow `method` to be rebuilt from checkpoints that name it (by `module:qualname`, or by `name`); a decorator too."
+    def register(m):
+        if not callable(m): raise ValueError(f'a method is a class or factory, not {m!r}')
+        spec = f'{m.__module__}:{m.__qualname__}'
+        if name is not None:
+            if METHODS.get(name, spec) != spec: raise ValueError(f'the name {name!r} is taken by {METHODS[name]}')
+            METHODS[name] = spec
+        _REGISTERED[spec] = m
+        return m
+    return register if method is None else register(method)
+
+def resolve_method(spec:str,           # a name in `METHODS`, or 'package.module:attribute'
+                   trusted:bool=False  # allow a `module:attribute` that nobody registered (import it and call it)
+                  ):
+    "The method class (or factory) that `spec` names; what a file names is looked up, never imported unless `trusted`."
+    if not isinstance(spec, str): raise ValueError(f'a method is named by a string, not {spec!r}')
+    target = METHODS.get(spec, spec)
+    if target in _REGISTERED: return _REGISTERED[target]
+    if ':' not in target: raise ValueError(f'unknown method {spec!r}: use one of {sorted(METHODS)} or module:attribute')
+    if spec not in METHODS and not (trusted or _TRUSTED.get()):
+        raise ValueError(f'method {spec!r} is neither built in nor registered, and importing it would run its code: '
+                         'register it in your code (avl_nb.cli.register_method) or, if you trust where it comes from, '
+                         'pass trusted=True (`--trust-code`)')
+    mod, attr = target.split(':', 1)
+    try:
+        obj = importlib.import_module(mod)
+        for a in attr.split('.'): obj = getattr(obj, a)
+    except (ImportError, AttributeError) as e: raise ValueError(f'method {spec!r} cannot be imported: {e}') from None
+    if not callable(obj): raise ValueError(f'method {spec!r} is a {type(obj).__name__}, not a class or factory')
+    return obj
+
+def make_method(spec:str,               # see `resolve_method`
+                kwargs:dict|None=None,  # the method's keyword arguments
+                trusted:bool=False      # see `resolve_method`; also covers methods named inside `kwargs` (DMT's `base`)
+               ):
+    "Build the method `spec` with `kwargs`; arguments it does not take are a `ValueError` that names them."
+    kwargs = {} if kwargs is None else kwargs
+    if not isinstance(kwargs, dict): raise ValueError(f'method arguments must be a JSON object, not {kwargs!r}')
+    token = _TRUSTED.set(_TRUSTED.get() or trusted)
+    try:
+        cls = resolve_method(spec)
+        try: inspect.signature(cls).bind(**kwargs)
+        except TypeError as e: raise ValueError(f'method {spec!r}: {e}') from None
+        except ValueError: pass                                         # no signature to check (a builtin): let it call
+        return cls(**kwargs)
+    finally: _TRUSTED.reset(token)
+
+_SPEC_KEYS = {'root', 'ids', 'annotations', 'drop_test_ids'}
 
 def _spec_datasets(path:Path, size, seed, augment, seconds):
     from avl_nb.core import DataError
-    from avl_nb.data import AVDataset, pairs_from_folder, av_transform
+    from avl_nb.data import AVDataset, pairs_from_folder, av_transform, drop_leaks
     try: spec = json.loads(path.read_text())
-    except json.JSONDecodeError as e: raise DataError(path, f'invalid JSON ({e})') from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e: raise DataError(path, f'invalid JSON ({e})') from None
     if not isinstance(spec, dict) or 'train' not in spec:
         raise DataError(path, 'a data spec maps split names (at least "train") to {"root", "ids", "annotations"}')
-    ds = {}
+    pairs = {}
     for split, sp in spec.items():
-        unknown = set(sp) - {'root', 'ids', 'annotations'}
-        if 'root' not in sp or unknown: raise DataError(path, f'split {split!r}: needs "root", may have "ids", "annotations"; got {sorted(sp)}')
+        if not isinstance(sp, dict) or 'root' not in sp or set(sp) - _SPEC_KEYS:
+            raise DataError(path, f'split {split!r}: needs "root", may have "ids", "annotations", "drop_test_ids"; got '
+                                  f'{sorted(sp) if isinstance(sp, dict) else repr(sp)}')
         root = Path(sp['root']) if Path(sp['root']).is_absolute() else path.parent / sp['root']
-        train = split == 'train'
-        pairs = pairs_from_folder(root, sp.get('ids'), sp.get('annotations'))
-        ds[split] = AVDataset(pairs, seconds=seconds or 3.0, transform=av_transform('train' if train and augment else 'test', size),
-                              rng_seed=seed)
-    return ds
+        pairs[split] = pairs_from_folder(root, sp.get('ids'), sp.get('annotations'))
+    test_ids = {p.id: s for s, ps in pairs.items() if s.startswith('test') for p in ps}
+    for split, ps in pairs.items():                             # the leakage guard: no test item trains or selects a model
+        if split.startswith('test'): continue
+        kept, leaked = drop_leaks([p.id for p in ps], test_ids)
+        if not leaked: continue
+        where = sorted({test_ids[i] for i in leaked})
+        if not spec[split].get('drop_test_ids'):
+            raise DataError(path, f'split {split!r} shares {len(leaked)} of its {len(ps)} ids with {", ".join(where)} '
+                                  f'(e.g. {", ".join(leaked[:3])}): ' + ('a model would be chosen on test items'
+                                  if split == 'val' else 'a model would be scored on items it trained on') +
+                                  f'; fix the lists, or add "drop_test_ids": true to {split!r} to drop them (counted)')
+        keep = set(kept); pairs[split] = [p for p in ps if p.id in keep]
+        warnings.warn(f'{path}: split {split!r}: dropped {len(leaked)} of its {len(ps)} ids that are in '
+                      f'{", ".join(where)} ("drop_test_ids"); {len(kept)} remain')
+        if not kept: raise DataError(path, f'split {split!r}: no ids remain once the test ids are dropped')
+    return {split: AVDataset(ps, seconds=seconds or 3.0, rng_seed=seed,
+                             transform=av_transform('train' if split == 'train' and augment else 'test', size))
+            for split, ps in pairs.items()}
+
+def _check_data(data) -> Path|str:
+    "`data` if it names data: 'toy', a data spec file, or a scene set folder; else a `DataError` that says what to do."
+    from avl_nb.core import DataError
+    if data == 'toy': return data
+    root = Path(data)
+    if root.suffix == '.json' and root.is_file(): return root
+    if not (root / 'classes.json').is_file():
+        raise DataError(root, 'not found' if not root.exists() else 'neither a scene set (no classes.json) nor a data spec (.json); '
+                              'build a scene set with `avl-nb data build`, or describe your data in a spec (see the cli notebook)')
+    return root
 
 def make_datasets(data:str,             # a built scene set folder, a data spec (.json), or 'toy'
                   size:int=224,         # image side given to the model
@@ -119,10 +190,8 @@ def make_datasets(data:str,             # a built scene set folder, a data spec 
     from avl_nb.data import SceneDataset, av_transform
     from avl_nb.train import ToyAV
     if data == 'toy': return dict(train=ToyAV(256, seed=0), val=ToyAV(64, seed=1), test=ToyAV(128, seed=2))
-    root = Path(data)
+    root = _check_data(data)
     if root.suffix == '.json' and root.is_file(): return _spec_datasets(root, size, seed, augment, seconds)
-    if not (root / 'classes.json').is_file():
-        raise FileNotFoundError(f'{root}: neither a scene set (no classes.json) nor a data spec (.json); build a scene set with `avl-nb data build`')
     ds = dict(train=SceneDataset(root, 'train', seconds=seconds, draw_source=True, rng_seed=seed,
                                  transform=av_transform('train' if augment else 'test', size)),
               val=SceneDataset(root, 'val', seconds=seconds, transform=av_transform('test', size)))
@@ -135,25 +204,69 @@ def make_datasets(data:str,             # a built scene set folder, a data spec 
     return ds
 
 # %% ../nbs/30_cli.ipynb #4dc0698e
+METRICS = ('ciou50', 'auc', 'mean_ciou', 'pointing', 'nsa')     # what `Evaluator.summary` gives every protocol
+OPEN_SET_METRICS = ('ap', 'max_f1', 'precision')                   # and open-set protocols also
+
+def _number(name, v, lo=None, hi=None, integer=False, lo_open=False):
+    ok = isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and (not integer or float(v).is_integer())
+    ok = ok and (lo is None or (v > lo if lo_open else v >= lo)) and (hi is None or v <= hi)
+    if not ok:
+        rng = f"{'>' if lo_open else '>='} {lo}" + (f' and <= {hi}' if hi is not None else '') if lo is not None else f'<= {hi}'
+        raise ValueError(f"{name} must be {'an integer' if integer else 'a number'} {rng}, not {v!r}")
+
+def check_protocol(protocol:str, metric:str|None=None):
+    "`ValueError` for an unknown protocol, or a metric the protocol does not report."
+    from avl_nb.metrics import PROTOCOLS
+    if protocol not in PROTOCOLS: raise ValueError(f'unknown protocol {protocol!r}: choose one of {", ".join(PROTOCOLS)}')
+    if metric is None: return
+    known = METRICS + (OPEN_SET_METRICS if PROTOCOLS[protocol].open_set else ())
+    if metric not in known: raise ValueError(f'metric {metric!r} is not reported by protocol {protocol!r}: choose one of {", ".join(known)}')
+
+def check_train_args(epochs=10, lr=1e-4, batch_size=64, size=224, seed=0, workers=0, protocol='ezvsl-train', metric='ciou50',
+                     sched='const', warmup=0, clip=None, ckpt_every=None, seconds=None, weight_decay=0., lr_groups=None,
+                     labelled_fraction=None, target='box', method_args=None):
+    "Every argument of `train` checked, before any method is built or any data read: a `ValueError` naming the first bad one."
+    _number('epochs', epochs, 1, integer=True); _number('lr', lr, 0, lo_open=True); _number('batch_size', batch_size, 1, integer=True)
+    _number('size', size, 32, 1024, integer=True); _number('seed', seed, 0, integer=True); _number('workers', workers, 0, integer=True)
+    _number('warmup', warmup, 0, integer=True); _number('weight_decay', weight_decay, 0)
+    if clip is not None: _number('clip', clip, 0, lo_open=True)
+    if ckpt_every is not None: _number('ckpt_every', ckpt_every, 1, integer=True)
+    if seconds is not None: _number('seconds', seconds, 0, 60, lo_open=True)
+    if labelled_fraction is not None: _number('labelled_fraction', labelled_fraction, 0, 1)
+    if sched not in ('const', 'cosine'): raise ValueError(f"sched must be 'const' or 'cosine', not {sched!r}")
+    if target not in ('box', 'mask'): raise ValueError(f"target must be 'box' or 'mask', not {target!r}")
+    if method_args is not None and not isinstance(method_args, dict): raise ValueError(f'method_args must be a JSON object, not {method_args!r}')
+    if lr_groups not in (None, 'method'):
+        if not (isinstance(lr_groups, dict) and all(isinstance(k, str) for k in lr_groups)):
+            raise ValueError(f"lr_groups must be a JSON object {{parameter prefix: lr}} or 'method', not {lr_groups!r}")
+        for k, v in lr_groups.items(): _number(f'lr_groups[{k!r}]', v, 0, lo_open=True)
+    check_protocol(protocol, metric)
+
 def train(method:str, data:str, out:str, epochs:int=10, lr:float=1e-4, batch_size:int=64, size:int=224,
           method_args:dict|None=None, seed:int=0, workers:int=0, protocol:str='ezvsl-train', metric:str='ciou50',
           sched:str='const', warmup:int=0, clip:float|None=None, resume:bool=True, ckpt_every:int|None=None,
           gather_negatives:bool=True, progress:bool=True, augment:bool=True, seconds:float|None=None,
-          weight_decay:float=0., lr_groups:dict|str|None=None, labelled_fraction:float|None=None, target:str='box'):
-    "Train `method` on `data` into `out` (see `avl_nb.train.fit`); returns the Learner."
+          weight_decay:float=0., lr_groups:dict|str|None=None, labelled_fraction:float|None=None, target:str='box',
+          trusted:bool=True):
+    "Train `method` on `data` into `out` (see `avl_nb.train.fit`); returns the Learner. `trusted`: the method was named by the user."
     from avl_nb.core import set_seed
     from avl_nb.data import collate_av
-    from avl_nb.train import fit, make_loaders, finish_distributed
+    from avl_nb.train import fit, make_loaders, finish_distributed, check_resumable
+    check_train_args(epochs, lr, batch_size, size, seed, workers, protocol, metric, sched, warmup, clip, ckpt_every, seconds,
+                     weight_decay, lr_groups, labelled_fraction, target, method_args)
+    resolve_method(method, trusted)                                   # an unknown method fails before anything is read
     config = dict(method=method, method_args=method_args or {}, data=str(data), size=size, seed=seed,
                   batch_size=batch_size, lr=lr, epochs=epochs, protocol=protocol, augment=augment, seconds=seconds,
                   weight_decay=weight_decay, labelled_fraction=labelled_fraction, target=target)
+    if resume and (Path(out) / 'last.pt').is_file(): check_resumable(Path(out) / 'last.pt', config)
+    _check_data(data)                                               # a missing data folder fails before a method is built
     set_seed(seed)
-    m = make_method(method, method_args)
+    m = make_method(method, method_args, trusted)
+    ds = make_datasets(data, size, seed, augment, seconds)
     if lr_groups == 'method':                                     # the learning rates the method's paper gives its parts
         if not hasattr(m, 'lr_groups'): raise ValueError(f'method {method!r} has no lr_groups of its own')
         lr_groups = m.lr_groups
     config['lr_groups'] = lr_groups
-    ds = make_datasets(data, size, seed, augment, seconds)
     if labelled_fraction is None: dls = make_loaders(ds['train'], ds['val'], batch_size, seed, workers, collate_fn=collate_av)
     else:                                                          # semi-supervised (DMT): a labelled share, warm-up epochs first
         from avl_nb.methods.dmt import SemiSupervised, labelled_subset, semi_loaders
@@ -165,25 +278,34 @@ def train(method:str, data:str, out:str, epochs:int=10, lr:float=1e-4, batch_siz
     finish_distributed()
     return learn
 
-def method_from_checkpoint(ckpt # a checkpoint written by `avl-nb train` (or `fit` given the method's config)
+def method_from_checkpoint(ckpt,              # a checkpoint written by `avl-nb train` (or `fit` given the method's config)
+                           trusted:bool=False # let the checkpoint name a method nobody registered (imports and runs its code)
                           ) -> tuple:  # (the method with its weights, in eval mode; {'config', 'epoch' (epochs done), 'metrics' (its validation)})
-    "Rebuild the trained method a checkpoint holds from its config."
-    from avl_nb.train import load_checkpoint
+    "Rebuild the trained method a checkpoint holds from its config: built-in or registered methods only, unless `trusted`."
+    from avl_nb.core import DataError
+    from avl_nb.train import load_checkpoint, load_model_state
     st = load_checkpoint(ckpt); cfg = st.get('config') or {}
-    if 'method' not in cfg: raise ValueError(f'{ckpt}: the checkpoint has no method config (was it written by `avl-nb train`?)')
-    m = make_method(cfg['method'], cfg.get('method_args')); m.load_state_dict(st['model'])
+    if 'method' not in cfg: raise DataError(ckpt, 'the checkpoint has no method config (was it written by `avl-nb train`?)')
+    try: m = make_method(cfg['method'], cfg.get('method_args'), trusted)
+    except ValueError as e: raise DataError(ckpt, f'its config cannot be rebuilt: {e}') from None
+    load_model_state(m, st, ckpt)
     return m.eval(), dict(config=cfg, epoch=st.get('epoch'), metrics=st.get('metrics') or {})
 
 def evaluate_checkpoint(ckpt:str, split:str='test', protocol:str='ezvsl-test', data:str|None=None,
-                        batch_size:int=32) -> dict:
+                        batch_size:int=32, trusted:bool=False) -> dict:
     "Rebuild the method and data from a checkpoint's config and score `split` under `protocol`."
+    from avl_nb.core import DataError
     from avl_nb.data import collate_av
     from avl_nb.train import evaluate
     from torch.utils.data import DataLoader
-    m, meta = method_from_checkpoint(ckpt); cfg = meta['config']
-    ds = make_datasets(data or cfg['data'], cfg['size'], cfg['seed'], seconds=cfg.get('seconds'))
-    if split not in ds: raise ValueError(f'split {split!r} not found in {data or cfg["data"]}: have {sorted(ds)}')
+    check_protocol(protocol); _number('batch_size', batch_size, 1, integer=True)
+    m, meta = method_from_checkpoint(ckpt, trusted); cfg = meta['config']
+    try: size, seed, seconds, where = cfg['size'], cfg.get('seed', 0), cfg.get('seconds'), data or cfg['data']
+    except KeyError as e: raise DataError(ckpt, f'its config has no {e}: pass the data (`--data`)') from None
+    ds = make_datasets(where, size, seed, seconds=seconds)
+    if split not in ds: raise ValueError(f'split {split!r} not found in {where}: have {sorted(ds)}')
     return evaluate(m, DataLoader(ds[split], batch_size=batch_size, collate_fn=collate_av), protocol)
+
 
 # %% ../nbs/30_cli.ipynb #5179708a
 def _scene_args(q, root, classes='animals', size=128):
@@ -194,9 +316,14 @@ def _scene_args(q, root, classes='animals', size=128):
     q.add_argument('--n-train', type=int, default=1200); q.add_argument('--n-val', type=int, default=100)
     q.add_argument('--n-test', type=int, default=300); q.add_argument('--seed', type=int, default=0)
 
-def main(argv=None):
-    "Entry point of the `avl-nb` command."
-    p = argparse.ArgumentParser(prog='avl-nb', description='audio-visual sound source localisation')
+class UsageError(ValueError): "A command line that argparse cannot read."
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message): raise UsageError(f'{message} (`{self.prog} --help` lists the options)')
+
+def _parser():
+    p = _Parser(prog='avl-nb', description='audio-visual sound source localisation')
+    p.add_argument('--debug', action='store_true', help='on an error, show the whole traceback')
     sub = p.add_subparsers(dest='cmd', required=True)
     q = sub.add_parser('demo', help='the main job: build scenes, train EZ-VSL, evaluate, write results and figures')
     _scene_args(q, 'data/scenes-instruments-96', 'instruments', 96)
@@ -207,16 +334,18 @@ def main(argv=None):
         q = sub.add_parser(name, help='build a composite scene set' + (' (`data build`)' if name == 'data' else ''))
         if name == 'data': q.add_argument('action', choices=['build'])
         _scene_args(q, 'data/scenes-animals')
+    from avl_nb.metrics import PROTOCOLS
     q = sub.add_parser('train', help='train a method (also under torchrun)')
     q.add_argument('--method', required=True, help="a registered name or module:attribute")
     q.add_argument('--method-args', default='{}', help='JSON keyword arguments of the method')
-    q.add_argument('--data', required=True, help="a built scene set folder, or 'toy'")
+    q.add_argument('--data', required=True, help="a built scene set folder, a data spec (.json), or 'toy'")
     q.add_argument('--out', required=True, help='run folder (log.jsonl, last.pt, best.pt)')
     q.add_argument('--epochs', type=int, default=10); q.add_argument('--lr', type=float, default=1e-4)
     q.add_argument('--weight-decay', type=float, default=0., help='Adam weight decay (FNAC: 1e-4)')
     q.add_argument('--batch-size', type=int, default=64, help='global batch size'); q.add_argument('--size', type=int, default=224)
     q.add_argument('--seed', type=int, default=0); q.add_argument('--workers', type=int, default=0)
-    q.add_argument('--protocol', default='ezvsl-train'); q.add_argument('--metric', default='ciou50')
+    q.add_argument('--protocol', default='ezvsl-train', help=f'validation protocol: {", ".join(PROTOCOLS)}')
+    q.add_argument('--metric', default='ciou50', help=f'validation metric that picks best.pt: {", ".join(METRICS)} (open-set: also {", ".join(OPEN_SET_METRICS)})')
     q.add_argument('--sched', default='const', choices=['const', 'cosine']); q.add_argument('--warmup', type=int, default=0)
     q.add_argument('--clip', type=float, default=None); q.add_argument('--ckpt-every', type=int, default=None)
     q.add_argument('--no-resume', action='store_true', help='start over even if the run folder has last.pt')
@@ -229,24 +358,69 @@ def main(argv=None):
     q.add_argument('--target', default='box', choices=['box', 'mask'], help="what a labelled item gives (with --labelled-fraction)")
     q = sub.add_parser('eval', help='evaluate a checkpoint')
     q.add_argument('--ckpt', required=True); q.add_argument('--split', default='test')
-    q.add_argument('--protocol', default='ezvsl-test'); q.add_argument('--data', default=None, help='override the data folder')
+    q.add_argument('--protocol', default='ezvsl-test', help=f'one of {", ".join(PROTOCOLS)}')
+    q.add_argument('--data', default=None, help='override the data folder')
     q.add_argument('--json', default=None, help='also write the summary here')
-    a = p.parse_args(argv)
+    q.add_argument('--trust-code', action='store_true',
+                   help="let the checkpoint name a method that is neither built in nor registered (imports and runs it)")
+    return p
+
+def _json_arg(name, text):
+    try: return json.loads(text)
+    except json.JSONDecodeError as e: raise ValueError(f'{name} is not valid JSON ({e.msg} at column {e.colno}): {text!r}') from None
+
+def _check_scene_args(a):
+    _number('--size', a.size, 32, 512, integer=True); _number('--n-objects', a.n_objects, 1, integer=True)
+    _number('--n-train', a.n_train, 1, integer=True); _number('--n-val', a.n_val, 1, integer=True)
+    _number('--n-test', a.n_test, 1, integer=True); _number('--seed', a.seed, 0, integer=True)
+
+def command(argv:list # the words after `avl-nb`
+           ):
+    "Run one `avl-nb` command; errors are raised (`main` prints them)."
+    a = _parser().parse_args(argv)
     if a.cmd == 'demo':
+        _check_scene_args(a); _number('--epochs', a.epochs, 1, integer=True); _number('--batch-size', a.batch_size, 1, integer=True)
         _print_summary(demo(a.root, a.out, a.classes, a.size, a.n_objects, a.n_train, a.n_val, a.n_test, a.seed,
                             a.epochs, a.batch_size, not a.quiet))
     elif a.cmd in ('build-scenes', 'data'):
+        _check_scene_args(a)
         classes = a.classes.split(',') if ',' in a.classes else a.classes
         print(build_scenes(a.root, classes, size=a.size, n_objects=a.n_objects, n_train=a.n_train, n_val=a.n_val, n_test=a.n_test, seed=a.seed))
     elif a.cmd == 'train':
-        train(a.method, a.data, a.out, a.epochs, a.lr, a.batch_size, a.size, json.loads(a.method_args), a.seed,
+        method_args = _json_arg('--method-args', a.method_args)
+        lr_groups = a.lr_groups if a.lr_groups in (None, 'method') else _json_arg('--lr-groups', a.lr_groups)
+        train(a.method, a.data, a.out, a.epochs, a.lr, a.batch_size, a.size, method_args, a.seed,
               a.workers, a.protocol, a.metric, a.sched, a.warmup, a.clip, not a.no_resume, a.ckpt_every, not a.no_gather,
-              not a.quiet, not a.no_augment, a.seconds, a.weight_decay,
-              a.lr_groups if a.lr_groups in (None, 'method') else json.loads(a.lr_groups), a.labelled_fraction, a.target)
+              not a.quiet, not a.no_augment, a.seconds, a.weight_decay, lr_groups, a.labelled_fraction, a.target)
     elif a.cmd == 'eval':
-        s = evaluate_checkpoint(a.ckpt, a.split, a.protocol, a.data)
+        s = evaluate_checkpoint(a.ckpt, a.split, a.protocol, a.data, trusted=a.trust_code)
         s = {k: v for k, v in s.items() if isinstance(v, (int, float))}
         print(json.dumps(s, indent=1))
         if a.json: Path(a.json).write_text(json.dumps(s, indent=1))
+
+_EXPECTED = (DataError, ValueError, OSError)   # bad input: the message is the whole story
+
+def error_line(e:BaseException) -> str:
+    "One line for the user: the file and the problem, no traceback (an error from a DataLoader worker too)."
+    msg = str(e)
+    if isinstance(e, RuntimeError) and msg.startswith('Caught ') and 'Original Traceback' in msg:  # torch's wrapper
+        msg = [l for l in msg.strip().splitlines() if l and not l[0].isspace()][-1]                # 'Type: message'
+    elif not isinstance(e, _EXPECTED): msg = f'{type(e).__name__}: {msg}'
+    return ' '.join(msg.split())
+
+def main(argv:list|None=None # the words after `avl-nb` (default: the command line)
+        ):
+    "Entry point of the `avl-nb` command: an error prints one line `avl-nb: error: ...` and exits with 1 (2 for a command line argparse cannot read; `--debug`: the traceback)."
+    argv = sys.argv[1:] if argv is None else list(argv)
+    debug = '--debug' in argv
+    try: command([w for w in argv if w != '--debug'])
+    except KeyboardInterrupt:
+        if debug: raise
+        print('avl-nb: interrupted', file=sys.stderr); sys.exit(130)
+    except Exception as e:
+        if debug: raise
+        print(f'avl-nb: error: {error_line(e)}', file=sys.stderr)
+        if not isinstance(e, _EXPECTED): print('avl-nb: this looks like a bug: --debug shows the traceback; please report it', file=sys.stderr)
+        sys.exit(2 if isinstance(e, UsageError) else 1)
 
 if __name__ == '__main__' and '__file__' in globals(): main()   # `python -m avl_nb.cli` (torchrun), not a notebook

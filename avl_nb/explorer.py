@@ -177,13 +177,15 @@ class HeatmapExplorer(W.VBox):
                  protocol:str='ezvsl-test',  # the starting protocol
                  split:str='test',           # the split opened when `ds` is None
                  size:int=320,               # figure side in pixels
-                 device=None                 # where checkpoints read from files run (None: a GPU if there is one)
+                 device=None,                # where checkpoints read from files run (None: a GPU if there is one)
+                 trusted:bool=False          # let checkpoints name methods that are neither built in nor registered (runs their code)
                 ):
         if not methods: raise ValueError('give at least one trained method, run folder or checkpoint')
         self.methods = dict(methods)
         self._ckpts = {n: checkpoints_in(m) for n, m in self.methods.items() if not isinstance(m, nn.Module)}
         self._ckpt = {n: next(iter(self._ckpts[n])) if n in self._ckpts else AS_GIVEN for n in self.methods}   # best.pt first
         self._loaded, self._meta, self._cious, self.device = {}, {}, {}, torch.device(device) if device is not None else default_device()
+        self.trusted = trusted
         self.ds = ds if ds is not None else self._split_of_first_run(split)
         names = list(self.methods)
         self.method = W.Dropdown(options=names, value=names[0], description='method')
@@ -230,7 +232,7 @@ class HeatmapExplorer(W.VBox):
         if name not in self._ckpts: return self.methods[name]
         key = (name, self._ckpt[name])
         if key not in self._loaded:
-            m, self._meta[key] = method_from_checkpoint(self._ckpts[name][key[1]])
+            m, self._meta[key] = method_from_checkpoint(self._ckpts[name][key[1]], self.trusted)
             self._loaded[key] = m.to(self.device)
         return self._loaded[key]
 
