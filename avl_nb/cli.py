@@ -267,11 +267,12 @@ def train(method:str, data:str, out:str, epochs:int=10, lr:float=1e-4, batch_siz
         if not hasattr(m, 'lr_groups'): raise ValueError(f'method {method!r} has no lr_groups of its own')
         lr_groups = m.lr_groups
     config['lr_groups'] = lr_groups
-    if labelled_fraction is None: dls = make_loaders(ds['train'], ds['val'], batch_size, seed, workers, collate_fn=collate_av)
+    if 'val' not in ds: warnings.warn(f"{data}: no 'val' split: nothing validates the run, so there is no best.pt (last.pt only)")
+    if labelled_fraction is None: dls = make_loaders(ds['train'], ds.get('val'), batch_size, seed, workers, collate_fn=collate_av)
     else:                                                          # semi-supervised (DMT): a labelled share, warm-up epochs first
         from avl_nb.methods.dmt import SemiSupervised, labelled_subset, semi_loaders
         tr = SemiSupervised(ds['train'], labelled_subset(len(ds['train']), labelled_fraction), target)
-        dls = semi_loaders(tr, ds['val'], batch_size, seed, getattr(m, 'warmup_epochs', 0), workers)
+        dls = semi_loaders(tr, ds.get('val'), batch_size, seed, getattr(m, 'warmup_epochs', 0), workers)
     learn = fit(m, dls, epochs, lr, out=out, resume=resume, protocol=protocol, metric=metric, sched=sched,
                 warmup=warmup, clip=clip, ckpt_every=ckpt_every, gather_negatives=gather_negatives, weight_decay=weight_decay, lr_groups=lr_groups,
                 progress=progress, config=config)
@@ -413,7 +414,11 @@ def main(argv:list|None=None # the words after `avl-nb` (default: the command li
     "Entry point of the `avl-nb` command: an error prints one line `avl-nb: error: ...` and exits with 1 (2 for a command line argparse cannot read; `--debug`: the traceback)."
     argv = sys.argv[1:] if argv is None else list(argv)
     debug = '--debug' in argv
-    try: command([w for w in argv if w != '--debug'])
+    def show(message, category, filename, lineno, file=None, line=None): print(f'avl-nb: warning: {message}', file=sys.stderr)
+    try:
+        with warnings.catch_warnings():
+            if not debug: warnings.showwarning = show                 # a warning is one line too
+            command([w for w in argv if w != '--debug'])
     except KeyboardInterrupt:
         if debug: raise
         print('avl-nb: interrupted', file=sys.stderr); sys.exit(130)

@@ -96,7 +96,9 @@ def load_tensors(path, # a file written by `torch.save`
         if unsafe is None and _is_legacy_torch(path):
             raise DataError(path, _PICKLED.format("a legacy-format file that torch's weights-only loader refused")) from None
         raise DataError(path, f'not a readable {what}: neither torch\'s zip format nor its legacy format') from None
-    except Exception as e: raise DataError(path, f'not a readable {what} ({type(e).__name__}: {str(e).splitlines()[0][:200]})') from None
+    except Exception as e:
+        first = (str(e).splitlines() or [''])[0][:200]
+        raise DataError(path, f'not a readable {what} ({type(e).__name__}' + (f': {first})' if first else ')')) from None
 
 _LEGACY_MAGIC = pickle.dumps(0x1950a86a20f9469cfc6c, protocol=2)   # the first bytes torch's legacy format writes
 

@@ -157,7 +157,7 @@ def test_listed_id_with_missing_annotation(tmp_path):
     root = make_standard(tmp_path / 'std')
     (root / 'Annotations' / 'c_000003.xml').unlink()
     raises_data_error(lambda: pairs_from_folder(root, annotations='flickr'), 'c_000003.xml', 'not found')
-    _write(root / 'vggss.json', json.dumps([{'file': 'a_000001', 'class': 'c', 'bbox': []}]))
+    _write(root / 'vggss.json', json.dumps([{'file': 'a_000001', 'class': 'c', 'bbox': [[0, 0, 1, 1]]}]))
     raises_data_error(lambda: pairs_from_folder(root, ['a_000001', 'b_000002'], 'vggss'), 'vggss.json', "'b_000002'")
 
 
