@@ -106,7 +106,7 @@ def resolve_method(spec:str,           # a name in `METHODS`, or 'package.module
     target = METHODS.get(spec, spec)
     if target in _REGISTERED: return _REGISTERED[target]
     if ':' not in target: raise ValueError(f'unknown method {spec!r}: use one of {sorted(METHODS)} or module:attribute')
-    if spec not in METHODS and not (trusted or _TRUSTED.get()):
+    if spec not in METHODS and target not in METHODS.values() and not (trusted or _TRUSTED.get()):
         raise ValueError(f'method {spec!r} is neither built in nor registered, and importing it would run its code: '
                          'register it in your code (avl_nb.cli.register_method) or, if you trust where it comes from, '
                          'pass trusted=True (`--trust-code`)')
