@@ -285,12 +285,12 @@ def test_scene_dataset_bad_input(tmp_path):
 
 # ---------------------------------------------------------------- audio, transforms, lists
 def test_load_wave_windows_and_resampling(tmp_path):
-    ramp = (np.arange(1000) / 1000).astype(np.float32)
-    sf.write(tmp_path / 'ramp.wav', ramp, 1000, subtype='FLOAT')
-    np.testing.assert_allclose(load_wave(tmp_path / 'ramp.wav', 1000, 0.2, 'center'), ramp[400:600])
-    np.testing.assert_allclose(load_wave(tmp_path / 'ramp.wav', 1000, 0.2, 'start'), ramp[:200])
-    np.testing.assert_allclose(load_wave(tmp_path / 'ramp.wav', 1000, 2.5), np.tile(ramp, 3)[:2500])
-    starts = {float(load_wave(tmp_path / 'ramp.wav', 1000, 0.2, 'random', np.random.default_rng(s))[0]) for s in range(6)}
+    ramp = (np.arange(4000) / 4000).astype(np.float32)                # 1 s at 4 kHz, the lowest rate load_wave accepts
+    sf.write(tmp_path / 'ramp.wav', ramp, 4000, subtype='FLOAT')
+    np.testing.assert_allclose(load_wave(tmp_path / 'ramp.wav', 4000, 0.2, 'center'), ramp[1600:2400])
+    np.testing.assert_allclose(load_wave(tmp_path / 'ramp.wav', 4000, 0.2, 'start'), ramp[:800])
+    np.testing.assert_allclose(load_wave(tmp_path / 'ramp.wav', 4000, 2.5), np.tile(ramp, 3)[:10000])
+    starts = {float(load_wave(tmp_path / 'ramp.wav', 4000, 0.2, 'random', np.random.default_rng(s))[0]) for s in range(6)}
     assert len(starts) > 1
     sf.write(tmp_path / 'st.wav', np.stack([_tone(200, 1.0, 22050), np.full(22050, 3.0, np.float32)], 1), 22050, subtype='FLOAT')
     w = load_wave(tmp_path / 'st.wav', 16000, 0.75)
