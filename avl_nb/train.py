@@ -531,13 +531,14 @@ def load_model_state(method:nn.Module, # the method to fill
         raise DataError(path, f'holds the weights of another model{whose}, not of this {type(method).__name__}: '
                               + '; '.join(p for p in parts if p)) from None
 
-RUN_IDENTITY = ('method', 'method_args', 'data', 'size')   # config entries a resumed run must share with the run it continues
+RUN_IDENTITY = ('method', 'method_args', 'size')   # config entries a resumed run must share with the run it continues
+# (not the data path: a relative path names the same folder differently from another working directory)
 
 def check_resumable(path,        # the checkpoint a run would continue from
                     config:dict, # the new run's config
                     state:dict|None=None # the checkpoint, if already loaded
                    ):
-    "`DataError` if the checkpoint belongs to a run of another method, method arguments, data or image size."
+    "`DataError` if the checkpoint belongs to a run of another method, other method arguments or another image size."
     st = state if state is not None else load_checkpoint(path)
     old = st.get('config') or {}
     for k in RUN_IDENTITY:
