@@ -4,16 +4,15 @@
 
 # %% ../nbs/30_cli.ipynb #84284194
 from __future__ import annotations
-import argparse, contextvars, importlib, inspect, json, math, sys, time, warnings
+import argparse, json, math, sys, time, warnings
 from pathlib import Path
 import torch
 from .core import DataError
 from .scenes import build_scenes, scene_stats, show_scenes
 
 # %% auto #0
-__all__ = ['METHODS', 'METRICS', 'OPEN_SET_METRICS', 'demo', 'register_method', 'resolve_method', 'make_method', 'make_datasets',
-           'check_protocol', 'check_train_args', 'train', 'method_from_checkpoint', 'evaluate_checkpoint', 'UsageError',
-           'command', 'error_line', 'main']
+__all__ = ['METRICS', 'OPEN_SET_METRICS', 'demo', 'make_datasets', 'check_protocol', 'check_train_args', 'train',
+           'evaluate_checkpoint', 'UsageError', 'command', 'error_line', 'main']
 
 # %% ../nbs/30_cli.ipynb #11b1df53
 def _savefig(fig, path):
@@ -77,62 +76,8 @@ def _print_summary(s):
         print('\n' + results_table(rows, f"{split} ({what[split]}), {rows['AV']['n']} scenes, protocol {s['protocol']}"))
 
 # %% ../nbs/30_cli.ipynb #123e4ed1
-METHODS = {'toy': 'avl_nb.train:ToyMethod', 'ezvsl': 'avl_nb.methods.ezvsl:EZVSL', 'fnac': 'avl_nb.methods.fnac:FNAC',
-           'avin': 'avl_nb.methods.avin:make_avin', 'avkd': 'avl_nb.methods.avkd:make_avkd', 'dmt': 'avl_nb.methods.dmt:make_dmt',
-           'lvs': 'avl_nb.methods.lvs:LVS', 'slavc': 'avl_nb.methods.slavc:SLAVC'}
-
-_REGISTERED = {}                                          # 'module:qualname' -> a method the user's code registered
-_TRUSTED = contextvars.ContextVar('avl_nb_trusted', default=False)
-
-def register_method(method=None, # a method class or factory (or None: use as a decorator with `name=`)
-                    *, name:str|None=None # also give it this short name, e.g. for `--method NAME`
-                   ):
-    "Allow `method` to be rebuilt from checkpoints that name it (by `module:qualname`, or by `name`); a decorator too."
-    def register(m):
-        if not callable(m): raise ValueError(f'a method is a class or factory, not {m!r}')
-        spec = f'{m.__module__}:{m.__qualname__}'
-        if name is not None:
-            if METHODS.get(name, spec) != spec: raise ValueError(f'the name {name!r} is taken by {METHODS[name]}')
-            METHODS[name] = spec
-        _REGISTERED[spec] = m
-        return m
-    return register if method is None else register(method)
-
-def resolve_method(spec:str,           # a name in `METHODS`, or 'package.module:attribute'
-                   trusted:bool=False  # allow a `module:attribute` that nobody registered (import it and call it)
-                  ):
-    "The method class (or factory) that `spec` names; what a file names is looked up, never imported unless `trusted`."
-    if not isinstance(spec, str): raise ValueError(f'a method is named by a string, not {spec!r}')
-    target = METHODS.get(spec, spec)
-    if target in _REGISTERED: return _REGISTERED[target]
-    if ':' not in target: raise ValueError(f'unknown method {spec!r}: use one of {sorted(METHODS)} or module:attribute')
-    if spec not in METHODS and target not in METHODS.values() and not (trusted or _TRUSTED.get()):
-        raise ValueError(f'method {spec!r} is neither built in nor registered, and importing it would run its code: '
-                         'register it in your code (avl_nb.cli.register_method) or, if you trust where it comes from, '
-                         'pass trusted=True (`--trust-code`)')
-    mod, attr = target.split(':', 1)
-    try:
-        obj = importlib.import_module(mod)
-        for a in attr.split('.'): obj = getattr(obj, a)
-    except (ImportError, AttributeError) as e: raise ValueError(f'method {spec!r} cannot be imported: {e}') from None
-    if not callable(obj): raise ValueError(f'method {spec!r} is a {type(obj).__name__}, not a class or factory')
-    return obj
-
-def make_method(spec:str,               # see `resolve_method`
-                kwargs:dict|None=None,  # the method's keyword arguments
-                trusted:bool=False      # see `resolve_method`; also covers methods named inside `kwargs` (DMT's `base`)
-               ):
-    "Build the method `spec` with `kwargs`; arguments it does not take are a `ValueError` that names them."
-    kwargs = {} if kwargs is None else kwargs
-    if not isinstance(kwargs, dict): raise ValueError(f'method arguments must be a JSON object, not {kwargs!r}')
-    token = _TRUSTED.set(_TRUSTED.get() or trusted)
-    try:
-        cls = resolve_method(spec)
-        try: inspect.signature(cls).bind(**kwargs)
-        except TypeError as e: raise ValueError(f'method {spec!r}: {e}') from None
-        except ValueError: pass                                         # no signature to check (a builtin): let it call
-        return cls(**kwargs)
-    finally: _TRUSTED.reset(token)
+from .method import METHODS, Method, register_method, resolve_method, make_method   # the registry (07_method)
+from .train import method_from_checkpoint
 
 _SPEC_KEYS = {'root', 'ids', 'annotations', 'drop_test_ids'}
 
@@ -264,7 +209,7 @@ def train(method:str, data:str, out:str, epochs:int=10, lr:float=1e-4, batch_siz
     m = make_method(method, method_args, trusted)
     ds = make_datasets(data, size, seed, augment, seconds)
     if lr_groups == 'method':                                     # the learning rates the method's paper gives its parts
-        if not hasattr(m, 'lr_groups'): raise ValueError(f'method {method!r} has no lr_groups of its own')
+        if not getattr(m, 'lr_groups', None): raise ValueError(f'method {method!r} has no lr_groups of its own')
         lr_groups = m.lr_groups
     config['lr_groups'] = lr_groups
     if 'val' not in ds: warnings.warn(f"{data}: no 'val' split: nothing validates the run, so there is no best.pt (last.pt only)")
@@ -272,25 +217,12 @@ def train(method:str, data:str, out:str, epochs:int=10, lr:float=1e-4, batch_siz
     else:                                                          # semi-supervised (DMT): a labelled share, warm-up epochs first
         from avl_nb.methods.dmt import SemiSupervised, labelled_subset, semi_loaders
         tr = SemiSupervised(ds['train'], labelled_subset(len(ds['train']), labelled_fraction), target)
-        dls = semi_loaders(tr, ds.get('val'), batch_size, seed, getattr(m, 'warmup_epochs', 0), workers)
+        dls = semi_loaders(tr, ds.get('val'), batch_size, seed, m.warmup_epochs if isinstance(m, Method) else 0, workers)
     learn = fit(m, dls, epochs, lr, out=out, resume=resume, protocol=protocol, metric=metric, sched=sched,
                 warmup=warmup, clip=clip, ckpt_every=ckpt_every, gather_negatives=gather_negatives, weight_decay=weight_decay, lr_groups=lr_groups,
                 progress=progress, config=config)
     finish_distributed()
     return learn
-
-def method_from_checkpoint(ckpt,              # a checkpoint written by `avl-nb train` (or `fit` given the method's config)
-                           trusted:bool=False # let the checkpoint name a method nobody registered (imports and runs its code)
-                          ) -> tuple:  # (the method with its weights, in eval mode; {'config', 'epoch' (epochs done), 'metrics' (its validation)})
-    "Rebuild the trained method a checkpoint holds from its config: built-in or registered methods only, unless `trusted`."
-    from avl_nb.core import DataError
-    from avl_nb.train import load_checkpoint, load_model_state
-    st = load_checkpoint(ckpt); cfg = st.get('config') or {}
-    if 'method' not in cfg: raise DataError(ckpt, 'the checkpoint has no method config (was it written by `avl-nb train`?)')
-    try: m = make_method(cfg['method'], cfg.get('method_args'), trusted)
-    except ValueError as e: raise DataError(ckpt, f'its config cannot be rebuilt: {e}') from None
-    load_model_state(m, st, ckpt)
-    return m.eval(), dict(config=cfg, epoch=st.get('epoch'), metrics=st.get('metrics') or {})
 
 def evaluate_checkpoint(ckpt:str, split:str='test', protocol:str='ezvsl-test', data:str|None=None,
                         batch_size:int=32, trusted:bool=False) -> dict:

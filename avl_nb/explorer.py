@@ -135,7 +135,8 @@ def gt_layers(item:dict,      # a dataset item: `gt_map`, `boxes` (in the GT map
 import ipywidgets as W
 import plotly.graph_objects as go
 from contextlib import contextmanager
-from .cli import make_datasets, method_from_checkpoint
+from .cli import make_datasets
+from .train import method_from_checkpoint
 from .core import default_device
 
 def _frame_rgb(image:torch.Tensor, size:int=GRID) -> np.ndarray:

@@ -192,6 +192,7 @@ def tokencut_masks(feats:torch.Tensor # frozen feature maps (B, C, h, w)
     return torch.stack([tokencut_mask(f.flatten(1), (h, w)) for f in feats]).to(feats.device)
 
 # %% ../../nbs/14_avin.ipynb #a1000031
+from ..method import Method
 from ..train import gather
 from .ezvsl import image_branch
 
@@ -210,7 +211,7 @@ class _Frozen(nn.Module):
     @torch.no_grad()
     def forward(self, x): return self.module(x)
 
-class AVIN(nn.Module):
+class AVIN(Method):
     "AVIN: visual-only contrastive loss around induction vectors; the audio projection aligned to them (ResNet variant by default)."
     def __init__(self,
                  audio_encoder:nn.Module,          # frozen audio encoder: waveforms (B, n) → (B, out_channels), e.g. `PANNsResNet22(weights=...)`
@@ -237,6 +238,7 @@ class AVIN(nn.Module):
         self.aproj = AudioProjection(self.audio.out_channels, dim)
 
     lr_groups = {'image.': 1e-5, 'vproj.': 1e-4, 'aproj.': 1e-4}   # the paper's learning rates, for `fit(lr_groups=...)`
+    map_tau = 1.0                                                    # `localize` gives raw cosines
 
     def embed(self, image:torch.Tensor, audio:torch.Tensor) -> tuple:
         "Projected visual maps `F_v` (B, dim, h, w) and audio embeddings `f_a` (B, dim), not normalised."
@@ -248,13 +250,21 @@ class AVIN(nn.Module):
         "Where each induction vector is pooled: everywhere (ResNet variant) or TokenCut's foreground of the features."
         return tokencut_masks(feats.detach()) if self.induction == 'tokencut' else None
 
-    def forward(self, batch:dict) -> dict:
-        feats = self.image(batch['image'])
-        v, a = self.vproj(feats), self.aproj(self.audio(batch['audio']))
-        fg = self.foreground(feats, batch)
+    def _losses(self, v, a, fg):
         l_con, l_ind = avin_losses(gather(v), gather(a), self.tp, self.tn, self.ts, self.tc, self.margin,
                                    fg=None if fg is None else gather(fg.float()))
         return {'loss': l_con + l_ind, 'l_con': l_con.detach(), 'l_ind': l_ind.detach()}
+
+    def losses(self, v:torch.Tensor, a:torch.Tensor, batch:dict) -> dict:
+        "AVIN's two losses of embeddings `v`, `a` of `batch` (the foreground is found in the image features of `batch['image']`)."
+        with torch.no_grad(): feats = self.image(batch['image'])
+        return self._losses(v, a, self.foreground(feats, batch))
+
+    def forward(self, batch:dict) -> dict:
+        "`losses(*embed(...))`, computing the image features once (the foreground of the TokenCut variant needs them too)."
+        feats = self.image(batch['image'])
+        v, a = self.vproj(feats), self.aproj(self.audio(batch['audio']))
+        return self._losses(v, a, self.foreground(feats, batch))
 
     def localize(self, image:torch.Tensor, audio:torch.Tensor) -> torch.Tensor:
         "The test map: cosine between each location of `F_v` and the clip's `f_a`, (B, h, w)."

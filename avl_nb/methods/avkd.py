@@ -94,8 +94,8 @@ class AVKD(EZVSL):
             out.append(given)
         return tuple(out)
 
-    def forward(self, batch:dict) -> dict:
-        v, a = self.embed(batch['image'], batch['audio'])
+    def losses(self, v:torch.Tensor, a:torch.Tensor, batch:dict) -> dict:
+        "EZ-VSL's loss plus the two hints (the teachers see `batch`'s images and clips, or the batch carries their outputs)."
         av = ezvsl_loss(gather(v), gather(a), self.tau)
         h = avkd_hint_loss(v, a, *self.teacher_outputs(batch), self.audio_weight, self.image_weight)
         return {'loss': av + h['loss'], 'av': av.detach(), 'hint_audio': h['audio'].detach(),

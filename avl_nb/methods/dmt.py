@@ -11,6 +11,7 @@ from torchvision.transforms.v2 import functional as TF
 from ..data import IMAGENET_MEAN, IMAGENET_STD, collate_av
 from ..maps import minmax, similarity_map
 from ..train import DataLoaders, EpochBatchSampler, FrozenFeatures, dist_env, fit, _seed_worker
+from ..method import Method, records_args, resolve_method
 from .slavc import ema_update
 
 # %% auto #0
@@ -49,6 +50,7 @@ def frozen_copy(model:nn.Module # a model to copy
     return copy.deepcopy(model, memo).requires_grad_(False).eval()
 
 # %% ../../nbs/16_dmt.ipynb #d1000015
+@records_args
 class StrongAugment:
     "Per-pair random flip (image and targets alike) and colour jitter, grayscale and blur (image only), on batches."
     def __init__(self, flip_p:float=0.5,      # probability of a horizontal flip
@@ -90,9 +92,9 @@ class StrongAugment:
                 ) -> tuple:                  # (image, *targets)
         g = generator or torch.Generator().manual_seed(int(torch.randint(2**62, ())))
         flip = (torch.rand(len(image), generator=g) < self.flip_p).to(image.device)
-        for t in targets:
-            if t.shape[0] != image.shape[0] or t.shape[-2:] != image.shape[-2:]:
-                raise ValueError(f'a target {tuple(t.shape)} does not match the images {tuple(image.shape)}')
+        for t in targets:                                          # a flip is the only geometric change: any resolution moves
+            if t.ndim != 3 or t.shape[0] != image.shape[0]:
+                raise ValueError(f'a target {tuple(t.shape)} does not match the images {tuple(image.shape)}: need ({len(image)}, h, w)')
         image = torch.where(flip[:, None, None, None], image.flip(-1), image)
         targets = tuple(torch.where(flip[:, None, None], t.flip(-1), t) for t in targets)
         if self.photometric: image = self._colour(image, g)
@@ -187,7 +189,7 @@ def _iou(a:torch.Tensor, b:torch.Tensor) -> torch.Tensor:
     a, b = a.flatten(1), b.flatten(1)
     return (a & b).sum(1).float() / (a | b).sum(1).clamp_min(1).float()
 
-class DMT(nn.Module):
+class DMT(Method):
     "Dual Mean-Teacher around two base models: warm-up on the labelled pairs, then consensus-filtered pseudo-labels."
     def __init__(self, student_a:nn.Module,   # a base method (`embed`, `losses`, `localize`)
                  student_b:nn.Module,         # a second one, different from the first (init, audio encoder)
@@ -204,6 +206,8 @@ class DMT(nn.Module):
                 ):
         super().__init__()
         if student_a is student_b: raise ValueError('the two students must be two models')
+        for s in (student_a, student_b):
+            if not isinstance(s, Method): raise TypeError(f'a student must be an avl_nb.method.Method, not {type(s).__name__}')
         self.students = nn.ModuleList([student_a, student_b])
         self.teachers = nn.ModuleList([frozen_copy(student_a), frozen_copy(student_b)])
         self.warmup_epochs, self.delta, self.tau, self.alpha = warmup_epochs, delta, tau, alpha
@@ -230,12 +234,12 @@ class DMT(nn.Module):
         if not self.warming_up and not bool(self.started):
             for t, s in zip(self.teachers, self.students): ema_update(t, s, alpha=0.0)
             self.started.fill_(True)
-        for s in self.students:
-            if hasattr(s, 'on_epoch_begin'): s.on_epoch_begin(epoch)
+        for s in self.students: s.on_epoch_begin(epoch)
 
     def after_step(self):
         "After each optimiser step: every teacher follows its student by EMA (once the teachers exist)."
         self.n_steps += 1
+        for s in self.students: s.after_step()
         if bool(self.started) and not self.warming_up:
             for t, s in zip(self.teachers, self.students): ema_update(t, s, self.alpha)
 
@@ -243,28 +247,38 @@ class DMT(nn.Module):
         if not bool(self.started): name = name.replace('teacher', 'student')      # before the switch the students are the teachers-to-be
         return {'teacher_a': self.teachers[0], 'teacher_b': self.teachers[1], 'student_a': self.students[0], 'student_b': self.students[1]}[name]
 
+    def _scored(self): return self._net('teacher_a' if self.eval_net == 'ensemble' else self.eval_net)
+    @property
+    def map_tau(self) -> float|None:
+        "The scored network's (None for the ensemble: its maps are min-max scaled, not cosines)."
+        return None if self.eval_net == 'ensemble' else self._scored().map_tau
+    @property
+    def has_object_prior(self) -> bool: return self._scored().has_object_prior
+    def object_prior(self, image): return self._scored().object_prior(image)
+    def embed(self, image, audio): return self._scored().embed(image, audio)
+    def losses(self, v, a, batch): return self._scored().losses(v, a, batch)
+
     def localize(self, image:torch.Tensor, audio:torch.Tensor) -> torch.Tensor:
         "The map of `eval_net` (B, h, w); 'ensemble': the mean of the two teachers' min-max scaled maps."
         if self.eval_net != 'ensemble': return self._net(self.eval_net).localize(image, audio)
         return (minmax(self._net('teacher_a').localize(image, audio).float()) + minmax(self._net('teacher_b').localize(image, audio).float())) / 2
 
-    def _student_loss(self, s, image, audio, target, weights, batch, cache=True):
-        with (contextlib.nullcontext() if cache else _uncached(s)): v, a = s.embed(image, audio)
+    def _student_loss(self, s, batch, target, weights, cache=True):
+        "The map loss and the student's own loss (`losses`: all of it, e.g. AVKD's hints) on the view `batch`."
+        with (contextlib.nullcontext() if cache else _uncached(s)): v, a = s.embed(batch['image'], batch['audio'])
         sup = (map_bce(similarity_map(v, a, self.sup_temp), target) * weights).sum()
         return sup, s.losses(v, a, batch)['loss']
 
     def forward(self, batch:dict) -> dict:
         image, audio = batch['image'], batch['audio']
-        if not self.training:                                       # validation: the scored network's own loss
-            net = self._net('teacher_a' if self.eval_net == 'ensemble' else self.eval_net)
-            return {'loss': net.losses(*net.embed(image, audio), batch)['loss']}
+        if not self.training: return {'loss': self.losses(*self.embed(image, audio), batch)['loss']}   # the scored network's
         if 'labelled' not in batch: raise ValueError("DMT trains on items with 'labelled' and 'target' (wrap the training set in `SemiSupervised`)")
         lab, target = batch['labelled'].bool(), batch['target'].float()
         if self.warming_up:
             if not lab.any(): raise ValueError('a warm-up batch without labelled pairs (use `SemiBatchSampler`)')
             sub = {k: (v[lab] if torch.is_tensor(v) and len(v) == len(lab) else v) for k, v in batch.items()}
             w = torch.full((int(lab.sum()),), 1 / int(lab.sum()), device=image.device)
-            parts = [self._student_loss(s, sub['image'], sub['audio'], sub['target'], w, sub) for s in self.students]
+            parts = [self._student_loss(s, sub, sub['target'], w) for s in self.students]
             sup, con = sum(p[0] for p in parts), sum(p[1] for p in parts)
             return {'loss': sup + self.lambda_c * con, 'sup': sup.detach(), 'con': con.detach()}
         with torch.no_grad():
@@ -273,9 +287,11 @@ class DMT(nn.Module):
         unl = ~lab; acc = f['accept'] & unl
         mixed = torch.where(lab[:, None, None], target, f['pseudo'].float())
         g = torch.Generator().manual_seed(self.aug_seed * 1_000_003 + int(self.n_steps))
-        image_s, mixed_s = self.strong(image, mixed, generator=g)
+        hints = [batch['visual_teacher']] if 'visual_teacher' in batch else []   # precomputed maps flip with their images
+        image_s, mixed_s, *hints = self.strong(image, mixed, *hints, generator=g)
+        view = {**batch, 'image': image_s, **({'visual_teacher': hints[0]} if hints else {})}
         w = lab.float() / lab.sum().clamp_min(1) + self.lambda_u * acc.float() / acc.sum().clamp_min(1)   # 0 accepted: no pseudo term
-        parts = [self._student_loss(s, image_s, audio, mixed_s, w, batch, cache=not self.strong.photometric) for s in self.students]
+        parts = [self._student_loss(s, view, mixed_s, w, cache=not self.strong.photometric) for s in self.students]
         sup, con = sum(p[0] for p in parts), sum(p[1] for p in parts)
         out = {'loss': sup + self.lambda_c * con, 'sup': sup.detach(), 'con': con.detach(),
                'accept': acc.sum().float() / unl.sum().clamp_min(1), 'n_accept': acc.sum().float(), 'teacher_iou': f['iou'][unl].mean()}
@@ -287,19 +303,26 @@ class DMT(nn.Module):
         return out
 
 # %% ../../nbs/16_dmt.ipynb #d1000031
-class LabelledMaps(nn.Module):
+class LabelledMaps(Method):
     "A base method plus the map loss on the labelled pairs of each batch (no teachers, no pseudo-labels)."
-    def __init__(self, base:nn.Module,   # a base method (`embed`, `losses`, `localize`)
+    def __init__(self, base:Method,      # a base method
                  lambda_c:float=1.,      # weight of the base method's own loss
                  sup_temp:float=0.1      # temperature of the map BCE's logits
                 ):
         super().__init__()
+        if not isinstance(base, Method): raise TypeError(f'the base must be an avl_nb.method.Method, not {type(base).__name__}')
         self.base, self.lambda_c, self.sup_temp = base, lambda_c, sup_temp
-    def on_epoch_begin(self, epoch:int):
-        if hasattr(self.base, 'on_epoch_begin'): self.base.on_epoch_begin(epoch)
+    @property
+    def map_tau(self): return self.base.map_tau
+    @property
+    def has_object_prior(self): return self.base.has_object_prior
+    def object_prior(self, image): return self.base.object_prior(image)
+    def on_epoch_begin(self, epoch:int): self.base.on_epoch_begin(epoch)
+    def after_step(self): self.base.after_step()
+    def embed(self, image, audio): return self.base.embed(image, audio)
     def localize(self, image, audio): return self.base.localize(image, audio)
-    def forward(self, batch:dict) -> dict:
-        v, a = self.base.embed(batch['image'], batch['audio'])
+    def losses(self, v, a, batch:dict) -> dict:
+        "The base method's loss, plus the map loss on the labelled pairs when training."
         con = self.base.losses(v, a, batch)['loss']
         if not self.training or 'labelled' not in batch: return {'loss': con}
         lab = batch['labelled'].bool()
@@ -325,7 +348,7 @@ def semi_loaders(train_ds:SemiSupervised,  # the training set
     return DataLoaders(train, valid)
 
 def train_semi_on_scenes(root,                 # a built scene set
-                         method:nn.Module,     # `DMT`, `LabelledMaps` or a plain base method
+                         method:Method,        # `DMT`, `LabelledMaps` or a plain base method
                          out=None,             # run folder (log, checkpoints); None: nothing written
                          seed:int=0,           # seed of the batch order and the draws (build `method` after `set_seed(seed)`)
                          epochs:int=12,        # all epochs, warm-up included
@@ -342,7 +365,7 @@ def train_semi_on_scenes(root,                 # a built scene set
     from avl_nb.methods.ezvsl import scene_split
     tr = scene_split(root, 'train', size, seconds, seed)
     ds = SemiSupervised(tr, labelled_subset(len(tr), fraction, split_seed), target)
-    wu = epochs if labelled_only else (getattr(method, 'warmup_epochs', 0) if warmup_epochs is None else warmup_epochs)
+    wu = epochs if labelled_only else (method.warmup_epochs if warmup_epochs is None else warmup_epochs)
     dls = semi_loaders(ds, scene_split(root, 'val', size, seconds) if validate else None, batch_size, seed, wu)
     set_seed(seed)
     config = dict(data=str(root), size=size, seconds=seconds, seed=seed, batch_size=batch_size, lr=lr, epochs=epochs,
@@ -355,7 +378,6 @@ def make_dmt(base:str='ezvsl',           # a registered method name ('ezvsl', 'f
              **dmt_args                  # `DMT` arguments (warmup_epochs, delta, tau, alpha, ...; `strong` as a dict)
             ) -> DMT:
     "DMT over two freshly built base models, for `avl-nb train --method dmt`."
-    from avl_nb.cli import resolve_method
     cls, args = resolve_method(base), dict(base_args or {})
     if isinstance(dmt_args.get('strong'), dict): dmt_args['strong'] = StrongAugment(**dmt_args['strong'])
     return DMT(cls(**args), cls(**{**args, **(base_b_args or {})}), **dmt_args)

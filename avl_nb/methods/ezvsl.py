@@ -10,6 +10,7 @@ from ..encoders import image_encoder as build_image_encoder, ResNet18Audio, MapP
 from ..maps import similarity_map, object_prior as _object_prior, fuse_ogl, upsample
 from ..core import set_seed
 from ..data import SceneDataset, av_transform, collate_av
+from ..method import Method
 from ..train import gather, FrozenFeatures, fit, make_loaders
 from ..report import score_controls
 from torch.utils.data import DataLoader
@@ -75,7 +76,7 @@ def image_branch(name:str|nn.Module,       # a key of `avl_nb.encoders.IMAGE_ENC
     head = [nn.Conv2d(enc.out_channels, hidden, 3, padding=1), nn.ReLU()] if hidden else []
     return (FrozenFeatures(enc, share=share) if cache else enc), head, hidden or enc.out_channels
 
-class EZVSL(nn.Module):
+class EZVSL(Method):
     "EZ-VSL: image map and audio embedding trained with the multiple-instance contrastive loss; OGL at test time."
     def __init__(self,
                  image_encoder:str='resnet18',  # a key of `avl_nb.encoders.IMAGE_ENCODERS`: 'resnet18' (paper, 7×7) or 'effnet-lite0-s16' (CPU)
@@ -106,6 +107,10 @@ class EZVSL(nn.Module):
         else: raise ValueError(f"audio_encoder must be 'resnet18' or 'small', got {audio_encoder!r}")
         self.aproj = VecProjection(self.audio.out_channels, dim)
 
+    has_object_prior = True                                           # OGL (`object_prior`, `localize_ogl`)
+    @property
+    def map_tau(self) -> float: return self.tau                      # `localize` gives cosine / τ
+
     def embed(self, image:torch.Tensor, audio:torch.Tensor) -> tuple:
         "L2-normalised visual maps `(B, dim, h, w)` and audio embeddings `(B, dim)` of images and waveforms."
         return self.vproj(self.image(image)), self.aproj(self.audio(self.spec(audio)))
@@ -113,10 +118,6 @@ class EZVSL(nn.Module):
     def losses(self, v:torch.Tensor, a:torch.Tensor, batch:dict|None=None) -> dict:
         "The training losses of this process's embeddings (as `embed` gives them); negatives span all processes under DDP."
         return {'loss': ezvsl_loss(gather(v), gather(a), self.tau)}
-
-    def forward(self, batch:dict) -> dict:
-        "One training step's loss: `losses` of the batch's embeddings (a wrapper such as DMT calls the two parts itself)."
-        return self.losses(*self.embed(batch['image'], batch['audio']), batch)
 
     def localize(self, image:torch.Tensor, audio:torch.Tensor) -> torch.Tensor:
         "The audio-visual map `<v_n(p), a_n> / tau`, `(B, h, w)` at feature resolution."

@@ -72,7 +72,8 @@ class LVS(EZVSL):
                 raise ValueError(f'without heads the image ({self.image.out_channels}) and audio ({self.audio.out_channels}) widths must match; use heads=True')
             self.vproj, self.aproj = _L2(), _L2()
         self.loss_args = dict(eps=eps, eps2=eps2, sharpness=sharpness, tri_map=tri_map, temp=temp, diag=diag)
-        self.map_tau = 1.0                                # `localize` gives raw cosines (for absolute scores, e.g. open-set)
+
+    map_tau = 1.0                                 # `localize` gives raw cosines (for absolute scores, e.g. open-set)
 
     def losses(self, v:torch.Tensor, a:torch.Tensor, batch:dict|None=None) -> dict:
         "LVS's loss; the easy negatives span all processes under DDP."
