@@ -4,15 +4,17 @@
 
 # %% ../nbs/30_cli.ipynb #84284194
 from __future__ import annotations
-import argparse, json, math, sys, time, warnings
+import argparse, json, sys, time, warnings
 from pathlib import Path
 import torch
 from .core import DataError
 from .scenes import build_scenes, scene_stats, show_scenes
+from .method import METHODS, register_method, resolve_method, make_method   # the registry (07_method)
+from .checkpoint import method_from_checkpoint
+from .recipe import METRICS, OPEN_SET_METRICS, RunRecipe, _number, evaluate_checkpoint, make_datasets
 
 # %% auto #0
-__all__ = ['METRICS', 'OPEN_SET_METRICS', 'demo', 'make_datasets', 'check_protocol', 'check_train_args', 'train',
-           'evaluate_checkpoint', 'UsageError', 'command', 'error_line', 'main']
+__all__ = ['demo', 'UsageError', 'train_recipe', 'command', 'error_line', 'main']
 
 # %% ../nbs/30_cli.ipynb #11b1df53
 def _savefig(fig, path):
@@ -35,7 +37,7 @@ def demo(root:str='data/scenes-instruments-96', # where the scene set is built
     from torch.utils.data import DataLoader
     from avl_nb.core import atomic_path
     from avl_nb.data import collate_av
-    from avl_nb.train import plot_log
+    from avl_nb.report import plot_log
     from avl_nb.methods.ezvsl import train_on_scenes, scene_split, CPU_ARGS
     from avl_nb.report import score_controls, gallery
     t0 = time.time(); sec = {}
@@ -74,171 +76,6 @@ def _print_summary(s):
     what = {'test': 'new scenes, training sounds', 'test_heldout': 'the same scenes, recordings never heard'}
     for split, rows in s['results'].items():
         print('\n' + results_table(rows, f"{split} ({what[split]}), {rows['AV']['n']} scenes, protocol {s['protocol']}"))
-
-# %% ../nbs/30_cli.ipynb #123e4ed1
-from .method import METHODS, Method, register_method, resolve_method, make_method   # the registry (07_method)
-from .train import method_from_checkpoint
-
-_SPEC_KEYS = {'root', 'ids', 'annotations', 'drop_test_ids'}
-
-def _spec_datasets(path:Path, size, seed, augment, seconds):
-    from avl_nb.core import DataError
-    from avl_nb.data import AVDataset, pairs_from_folder, av_transform, drop_leaks
-    try: spec = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as e: raise DataError(path, f'invalid JSON ({e})') from None
-    if not isinstance(spec, dict) or 'train' not in spec:
-        raise DataError(path, 'a data spec maps split names (at least "train") to {"root", "ids", "annotations"}')
-    pairs = {}
-    for split, sp in spec.items():
-        if not isinstance(sp, dict) or 'root' not in sp or set(sp) - _SPEC_KEYS:
-            raise DataError(path, f'split {split!r}: needs "root", may have "ids", "annotations", "drop_test_ids"; got '
-                                  f'{sorted(sp) if isinstance(sp, dict) else repr(sp)}')
-        root = Path(sp['root']) if Path(sp['root']).is_absolute() else path.parent / sp['root']
-        pairs[split] = pairs_from_folder(root, sp.get('ids'), sp.get('annotations'))
-    test_ids = {p.id: s for s, ps in pairs.items() if s.startswith('test') for p in ps}
-    for split, ps in pairs.items():                             # the leakage guard: no test item trains or selects a model
-        if split.startswith('test'): continue
-        kept, leaked = drop_leaks([p.id for p in ps], test_ids)
-        if not leaked: continue
-        where = sorted({test_ids[i] for i in leaked})
-        if not spec[split].get('drop_test_ids'):
-            raise DataError(path, f'split {split!r} shares {len(leaked)} of its {len(ps)} ids with {", ".join(where)} '
-                                  f'(e.g. {", ".join(leaked[:3])}): ' + ('a model would be chosen on test items'
-                                  if split == 'val' else 'a model would be scored on items it trained on') +
-                                  f'; fix the lists, or add "drop_test_ids": true to {split!r} to drop them (counted)')
-        keep = set(kept); pairs[split] = [p for p in ps if p.id in keep]
-        warnings.warn(f'{path}: split {split!r}: dropped {len(leaked)} of its {len(ps)} ids that are in '
-                      f'{", ".join(where)} ("drop_test_ids"); {len(kept)} remain')
-        if not kept: raise DataError(path, f'split {split!r}: no ids remain once the test ids are dropped')
-    return {split: AVDataset(ps, seconds=seconds or 3.0, rng_seed=seed,
-                             transform=av_transform('train' if split == 'train' and augment else 'test', size))
-            for split, ps in pairs.items()}
-
-def _check_data(data) -> Path|str:
-    "`data` if it names data: 'toy', a data spec file, or a scene set folder; else a `DataError` that says what to do."
-    from avl_nb.core import DataError
-    if data == 'toy': return data
-    root = Path(data)
-    if root.suffix == '.json' and root.is_file(): return root
-    if not (root / 'classes.json').is_file():
-        raise DataError(root, 'not found' if not root.exists() else 'neither a scene set (no classes.json) nor a data spec (.json); '
-                              'build a scene set with `avl-nb data build`, or describe your data in a spec (see the cli notebook)')
-    return root
-
-def make_datasets(data:str,             # a built scene set folder, a data spec (.json), or 'toy'
-                  size:int=224,         # image side given to the model
-                  seed:int=0,           # seed of training draws
-                  augment:bool=True,    # image augmentation of the training split
-                  seconds:float|None=None # audio window; None: the scene set's own length (3 s for a data spec)
-                 ) -> dict:
-    "{'train', 'val', 'test', ...} datasets of a data spec; a scene set's training split draws sounding objects anew each read."
-    from avl_nb.data import SceneDataset, av_transform
-    from avl_nb.train import ToyAV
-    if data == 'toy': return dict(train=ToyAV(256, seed=0), val=ToyAV(64, seed=1), test=ToyAV(128, seed=2))
-    root = _check_data(data)
-    if root.suffix == '.json' and root.is_file(): return _spec_datasets(root, size, seed, augment, seconds)
-    ds = dict(train=SceneDataset(root, 'train', seconds=seconds, draw_source=True, rng_seed=seed,
-                                 transform=av_transform('train' if augment else 'test', size)),
-              val=SceneDataset(root, 'val', seconds=seconds, transform=av_transform('test', size)))
-    for split in ('test', 'test_heldout'):
-        if not (root / split).is_dir(): continue
-        ds[split] = SceneDataset(root, split, seconds=seconds, transform=av_transform('test', size))
-        if (root / split / 'metadata' / 'test_plus_silent.csv').is_file():      # the open-set list (SLAVC's extended test)
-            from avl_nb.methods.slavc import open_set_split
-            ds[f'{split}_open'] = open_set_split(root, split, size, ds[split].seconds, ds[split].sr)
-    return ds
-
-# %% ../nbs/30_cli.ipynb #4dc0698e
-METRICS = ('ciou50', 'auc', 'mean_ciou', 'pointing', 'nsa')     # what `Evaluator.summary` gives every protocol
-OPEN_SET_METRICS = ('ap', 'max_f1', 'precision')                   # and open-set protocols also
-
-def _number(name, v, lo=None, hi=None, integer=False, lo_open=False):
-    ok = isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and (not integer or float(v).is_integer())
-    ok = ok and (lo is None or (v > lo if lo_open else v >= lo)) and (hi is None or v <= hi)
-    if not ok:
-        rng = f"{'>' if lo_open else '>='} {lo}" + (f' and <= {hi}' if hi is not None else '') if lo is not None else f'<= {hi}'
-        raise ValueError(f"{name} must be {'an integer' if integer else 'a number'} {rng}, not {v!r}")
-
-def check_protocol(protocol:str, metric:str|None=None):
-    "`ValueError` for an unknown protocol, or a metric the protocol does not report."
-    from avl_nb.metrics import PROTOCOLS
-    if protocol not in PROTOCOLS: raise ValueError(f'unknown protocol {protocol!r}: choose one of {", ".join(PROTOCOLS)}')
-    if metric is None: return
-    known = METRICS + (OPEN_SET_METRICS if PROTOCOLS[protocol].open_set else ())
-    if metric not in known: raise ValueError(f'metric {metric!r} is not reported by protocol {protocol!r}: choose one of {", ".join(known)}')
-
-def check_train_args(epochs=10, lr=1e-4, batch_size=64, size=224, seed=0, workers=0, protocol='ezvsl-train', metric='ciou50',
-                     sched='const', warmup=0, clip=None, ckpt_every=None, seconds=None, weight_decay=0., lr_groups=None,
-                     labelled_fraction=None, target='box', method_args=None):
-    "Every argument of `train` checked, before any method is built or any data read: a `ValueError` naming the first bad one."
-    _number('epochs', epochs, 1, integer=True); _number('lr', lr, 0, lo_open=True); _number('batch_size', batch_size, 1, integer=True)
-    _number('size', size, 32, 1024, integer=True); _number('seed', seed, 0, integer=True); _number('workers', workers, 0, integer=True)
-    _number('warmup', warmup, 0, integer=True); _number('weight_decay', weight_decay, 0)
-    if clip is not None: _number('clip', clip, 0, lo_open=True)
-    if ckpt_every is not None: _number('ckpt_every', ckpt_every, 1, integer=True)
-    if seconds is not None: _number('seconds', seconds, 0, 60, lo_open=True)
-    if labelled_fraction is not None: _number('labelled_fraction', labelled_fraction, 0, 1)
-    if sched not in ('const', 'cosine'): raise ValueError(f"sched must be 'const' or 'cosine', not {sched!r}")
-    if target not in ('box', 'mask'): raise ValueError(f"target must be 'box' or 'mask', not {target!r}")
-    if method_args is not None and not isinstance(method_args, dict): raise ValueError(f'method_args must be a JSON object, not {method_args!r}')
-    if lr_groups not in (None, 'method'):
-        if not (isinstance(lr_groups, dict) and all(isinstance(k, str) for k in lr_groups)):
-            raise ValueError(f"lr_groups must be a JSON object {{parameter prefix: lr}} or 'method', not {lr_groups!r}")
-        for k, v in lr_groups.items(): _number(f'lr_groups[{k!r}]', v, 0, lo_open=True)
-    check_protocol(protocol, metric)
-
-def train(method:str, data:str, out:str, epochs:int=10, lr:float=1e-4, batch_size:int=64, size:int=224,
-          method_args:dict|None=None, seed:int=0, workers:int=0, protocol:str='ezvsl-train', metric:str='ciou50',
-          sched:str='const', warmup:int=0, clip:float|None=None, resume:bool=True, ckpt_every:int|None=None,
-          gather_negatives:bool=True, progress:bool=True, augment:bool=True, seconds:float|None=None,
-          weight_decay:float=0., lr_groups:dict|str|None=None, labelled_fraction:float|None=None, target:str='box',
-          trusted:bool=True):
-    "Train `method` on `data` into `out` (see `avl_nb.train.fit`); returns the Learner. `trusted`: the method was named by the user."
-    from avl_nb.core import set_seed
-    from avl_nb.data import collate_av
-    from avl_nb.train import fit, make_loaders, finish_distributed, check_resumable
-    check_train_args(epochs, lr, batch_size, size, seed, workers, protocol, metric, sched, warmup, clip, ckpt_every, seconds,
-                     weight_decay, lr_groups, labelled_fraction, target, method_args)
-    resolve_method(method, trusted)                                   # an unknown method fails before anything is read
-    config = dict(method=method, method_args=method_args or {}, data=str(data), size=size, seed=seed,
-                  batch_size=batch_size, lr=lr, epochs=epochs, protocol=protocol, augment=augment, seconds=seconds,
-                  weight_decay=weight_decay, labelled_fraction=labelled_fraction, target=target)
-    if resume and (Path(out) / 'last.pt').is_file(): check_resumable(Path(out) / 'last.pt', config)
-    _check_data(data)                                               # a missing data folder fails before a method is built
-    set_seed(seed)
-    m = make_method(method, method_args, trusted)
-    ds = make_datasets(data, size, seed, augment, seconds)
-    if lr_groups == 'method':                                     # the learning rates the method's paper gives its parts
-        if not getattr(m, 'lr_groups', None): raise ValueError(f'method {method!r} has no lr_groups of its own')
-        lr_groups = m.lr_groups
-    config['lr_groups'] = lr_groups
-    if 'val' not in ds: warnings.warn(f"{data}: no 'val' split: nothing validates the run, so there is no best.pt (last.pt only)")
-    if labelled_fraction is None: dls = make_loaders(ds['train'], ds.get('val'), batch_size, seed, workers, collate_fn=collate_av)
-    else:                                                          # semi-supervised (DMT): a labelled share, warm-up epochs first
-        from avl_nb.methods.dmt import SemiSupervised, labelled_subset, semi_loaders
-        tr = SemiSupervised(ds['train'], labelled_subset(len(ds['train']), labelled_fraction), target)
-        dls = semi_loaders(tr, ds.get('val'), batch_size, seed, m.warmup_epochs if isinstance(m, Method) else 0, workers)
-    learn = fit(m, dls, epochs, lr, out=out, resume=resume, protocol=protocol, metric=metric, sched=sched,
-                warmup=warmup, clip=clip, ckpt_every=ckpt_every, gather_negatives=gather_negatives, weight_decay=weight_decay, lr_groups=lr_groups,
-                progress=progress, config=config)
-    finish_distributed()
-    return learn
-
-def evaluate_checkpoint(ckpt:str, split:str='test', protocol:str='ezvsl-test', data:str|None=None,
-                        batch_size:int=32, trusted:bool=False) -> dict:
-    "Rebuild the method and data from a checkpoint's config and score `split` under `protocol`."
-    from avl_nb.core import DataError
-    from avl_nb.data import collate_av
-    from avl_nb.train import evaluate
-    from torch.utils.data import DataLoader
-    check_protocol(protocol); _number('batch_size', batch_size, 1, integer=True)
-    m, meta = method_from_checkpoint(ckpt, trusted); cfg = meta['config']
-    try: size, seed, seconds, where = cfg['size'], cfg.get('seed', 0), cfg.get('seconds'), data or cfg['data']
-    except KeyError as e: raise DataError(ckpt, f'its config has no {e}: pass the data (`--data`)') from None
-    ds = make_datasets(where, size, seed, seconds=seconds)
-    if split not in ds: raise ValueError(f'split {split!r} not found in {where}: have {sorted(ds)}')
-    return evaluate(m, DataLoader(ds[split], batch_size=batch_size, collate_fn=collate_av), protocol)
-
 
 # %% ../nbs/30_cli.ipynb #5179708a
 def _scene_args(q, root, classes='animals', size=128):
@@ -307,6 +144,16 @@ def _check_scene_args(a):
     _number('--n-train', a.n_train, 1, integer=True); _number('--n-val', a.n_val, 1, integer=True)
     _number('--n-test', a.n_test, 1, integer=True); _number('--seed', a.seed, 0, integer=True)
 
+def train_recipe(a:argparse.Namespace # a parsed `avl-nb train` command line
+                ) -> RunRecipe:
+    "The run recipe an `avl-nb train` command line describes (checked: the first bad setting is a `ValueError`)."
+    lr_groups = a.lr_groups if a.lr_groups in (None, 'method') else _json_arg('--lr-groups', a.lr_groups)
+    return RunRecipe(a.method, _json_arg('--method-args', a.method_args), a.data, size=a.size, seconds=a.seconds,
+                     augment=not a.no_augment, batch_size=a.batch_size, workers=a.workers, target=a.target,
+                     labelled_fraction=a.labelled_fraction, epochs=a.epochs, lr=a.lr, weight_decay=a.weight_decay,
+                     lr_groups=lr_groups, sched=a.sched, warmup=a.warmup, clip=a.clip, protocol=a.protocol,
+                     metric=a.metric, seed=a.seed, ckpt_every=a.ckpt_every, gather_negatives=not a.no_gather)
+
 def command(argv:list # the words after `avl-nb`
            ):
     "Run one `avl-nb` command; errors are raised (`main` prints them)."
@@ -319,12 +166,7 @@ def command(argv:list # the words after `avl-nb`
         _check_scene_args(a)
         classes = a.classes.split(',') if ',' in a.classes else a.classes
         print(build_scenes(a.root, classes, size=a.size, n_objects=a.n_objects, n_train=a.n_train, n_val=a.n_val, n_test=a.n_test, seed=a.seed))
-    elif a.cmd == 'train':
-        method_args = _json_arg('--method-args', a.method_args)
-        lr_groups = a.lr_groups if a.lr_groups in (None, 'method') else _json_arg('--lr-groups', a.lr_groups)
-        train(a.method, a.data, a.out, a.epochs, a.lr, a.batch_size, a.size, method_args, a.seed,
-              a.workers, a.protocol, a.metric, a.sched, a.warmup, a.clip, not a.no_resume, a.ckpt_every, not a.no_gather,
-              not a.quiet, not a.no_augment, a.seconds, a.weight_decay, lr_groups, a.labelled_fraction, a.target)
+    elif a.cmd == 'train': train_recipe(a).run(a.out, resume=not a.no_resume, progress=not a.quiet)
     elif a.cmd == 'eval':
         s = evaluate_checkpoint(a.ckpt, a.split, a.protocol, a.data, trusted=a.trust_code)
         s = {k: v for k, v in s.items() if isinstance(v, (int, float))}

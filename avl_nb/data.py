@@ -13,12 +13,14 @@ from torch.utils.data import Dataset
 from torchvision import tv_tensors
 from torchvision.transforms import v2
 from .core import DataError
+from .maps import box_target
 
 # %% auto #0
 __all__ = ['MIN_SAMPLE_RATE', 'MIN_AUDIO_SECONDS', 'MIN_IMAGE_SIDE', 'MAX_IMAGE_PIXELS', 'IMAGENET_MEAN', 'IMAGENET_STD',
            'read_flickr_xml', 'flickr_gt_map', 'vggss_gt_map', 'read_vggss_json', 'vggss_defects', 'read_id_list',
            'drop_leaks', 'check_wav', 'load_wave', 'crop_wave', 'load_image', 'AVTransform', 'av_transform', 'AVPair',
-           'pairs_from_folder', 'pairs_open_set', 'gt_from_boxes', 'AVDataset', 'collate_av', 'SceneDataset']
+           'pairs_from_folder', 'pairs_open_set', 'open_set_split', 'gt_from_boxes', 'AVDataset', 'collate_av',
+           'SceneDataset', 'labelled_subset', 'SemiSupervised']
 
 # %% ../nbs/02_data.ipynb #751a7539
 def read_flickr_xml(path # a Flickr-SoundNet annotation file, `Annotations/<id>.xml`
@@ -436,6 +438,18 @@ def pairs_open_set(root, # a standard-layout folder
         pairs.append(AVPair(pid, img, aud, boxes, annotations, label, dict(video=video, audio_id=audio, sounding=sounding)))
     return pairs
 
+# %% ../nbs/02_data.ipynb #27794312
+def open_set_split(root,              # a built scene set (`avl_nb.scenes.build_scenes`, open_set=True)
+                   split:str='test',  # 'test' or 'test_heldout'
+                   size:int=96,       # image side given to the model
+                   seconds:float=1.0, # the audio window, centred (as `scene_split`'s test splits)
+                   sr:int=16000       # the scene set's sample rate
+                  ) -> AVDataset:     # positives and negatives in the list's order: each scene, then its negative
+    "A scene split's extended test set: every scene with its own sound, and again with the sound of a class it does not show."
+    d = Path(root) / split
+    return AVDataset(pairs_open_set(d, 'metadata/test_plus_silent.csv', annotations='vggss'), sr=sr, seconds=seconds,
+                     transform=av_transform('test', size))
+
 # %% ../nbs/02_data.ipynb #4b8d23bd
 def gt_from_boxes(boxes, # a pair's boxes (None, [] or boxes of the given style)
                   style:str|None, # 'flickr' (boxes in the 224 grid) or 'vggss' (normalised)
@@ -620,3 +634,37 @@ class SceneDataset(_Draws, Dataset):
         mpath = self.dir / obj['mask']; mask = _open_image(mpath, 'L')
         if mask.size != (W, H): raise DataError(mpath, f'mask is {mask.size[0]}x{mask.size[1]}, its frame {W}x{H}')
         return *self._transform(i, img, mask), (W, H)
+
+# %% ../nbs/02_data.ipynb #48728665
+def labelled_subset(n:int,           # items in the training set
+                    fraction:float,  # the labelled share, in [0, 1] (DMT: 0.03)
+                    seed:int=0       # which items; fixed across training seeds, so every run sees the same boxes
+                   ) -> np.ndarray:  # sorted indices, at least one when `fraction > 0`
+    "A random labelled subset of `round(fraction * n)` items."
+    if not 0 <= fraction <= 1: raise ValueError(f'fraction must be in [0, 1], got {fraction}')
+    k = 0 if fraction == 0 else max(1, round(fraction * n))
+    return np.sort(np.random.default_rng(seed).permutation(n)[:k])
+
+class SemiSupervised(Dataset):
+    "A training set with only `labelled` items annotated: items gain `labelled` and `target` (box or mask, else zeros)."
+    def __init__(self, ds,                 # items with a 'mask' (the sounding object's, moved with the image), e.g. a `SceneDataset`
+                 labelled,                 # indices of the labelled items (`labelled_subset`)
+                 target:str='box'          # 'box' (the mask's bounding box: DMT's annotations) or 'mask'
+                ):
+        if target not in ('box', 'mask'): raise ValueError(f"target must be 'box' or 'mask', not {target!r}")
+        self.ds, self.target = ds, target
+        self.labelled = np.asarray(sorted({int(i) for i in labelled}), dtype=np.int64)
+        if len(self.labelled) and not (0 <= self.labelled[0] and self.labelled[-1] < len(ds)):
+            raise ValueError(f'labelled indices must be in [0, {len(ds)})')
+        self._lab = set(self.labelled.tolist())
+    def __len__(self): return len(self.ds)
+    def set_epoch(self, epoch:int):
+        if hasattr(self.ds, 'set_epoch'): self.ds.set_epoch(epoch)
+    def __getitem__(self, i):
+        it = dict(self.ds[i])
+        if 'mask' not in it: raise KeyError(f"item {i} of {type(self.ds).__name__} has no 'mask': SemiSupervised needs the sounding object's mask")
+        lab = int(i) in self._lab
+        m = torch.as_tensor(it['mask']).float()
+        it['labelled'] = lab
+        it['target'] = (box_target(m) if self.target == 'box' else m) if lab else torch.zeros_like(m)
+        return it

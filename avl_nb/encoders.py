@@ -8,11 +8,17 @@ from pathlib import Path
 import torch, torch.nn as nn, torch.nn.functional as F, torchvision
 from .core import DataError, load_tensors
 from .data import IMAGENET_MEAN, IMAGENET_STD
+from .audio import LogMel
+import math, torchaudio
+from torchvision.models import resnet50
+from torchvision.ops.misc import FrozenBatchNorm2d
+from timm.models.vision_transformer import VisionTransformer
 
 # %% auto #0
 __all__ = ['IMAGE_ENCODERS', 'init_weights', 'read_state_dict', 'load_weights', 'Encoder', 'ImageEncoder', 'ResNet18Image',
            'ResNet18Audio', 'MapProjection', 'VecProjection', 'effnet_lite0_file', 'effnet_lite0', 'imagenet_classes',
-           'EffNetLite0', 'image_encoder']
+           'EffNetLite0', 'image_encoder', 'Frozen', 'FrozenFeatures', 'ScaledLogMel', 'SmallAudioCNN', 'image_branch',
+           'PANNsResNet22', 'load_panns', 'PANNsCnn14', 'sine_positions', 'DETR', 'load_dino', 'DinoViTKeys']
 
 # %% ../nbs/04_encoders.ipynb #14088c86
 def init_weights(module:nn.Module # every Conv2d, Linear and BatchNorm inside it is re-initialised
@@ -250,3 +256,303 @@ def image_encoder(name:str, # a key of `IMAGE_ENCODERS`
     if name not in IMAGE_ENCODERS: raise ValueError(f'unknown image encoder {name!r}; choose from {list(IMAGE_ENCODERS)}')
     cls, preset = IMAGE_ENCODERS[name]
     return cls(**{**preset, **kw})
+
+# %% ../nbs/04_encoders.ipynb #cc0beabc
+class Frozen(nn.Module):
+    "A frozen module: no gradients, always in eval mode, run without autograd."
+    def __init__(self, module:nn.Module):
+        super().__init__()
+        self.module = module.requires_grad_(False).eval()
+        self.out_channels = getattr(module, 'out_channels', None)
+    def train(self, mode:bool=True): return super().train(False)
+    @torch.no_grad()
+    def forward(self, x): return self.module(x)
+
+# %% ../nbs/04_encoders.ipynb #c78c079a
+_SHARED_FEATURES = {}   # name -> {image key: features}, see `FrozenFeatures(share=...)`
+
+class FrozenFeatures(nn.Module):
+    "Wrap a frozen encoder and cache its output per input image (by content): for CPU runs without image augmentation."
+    def __init__(self, encoder:nn.Module,    # a frozen encoder
+                 max_items:int=100_000,      # beyond this many images, compute without caching
+                 share:str|None=None         # a name: share the cache with every wrapper of that name in this process (same weights only!)
+                ):
+        super().__init__()
+        self.encoder, self.max_items = encoder.requires_grad_(False).eval(), max_items
+        self.cache = {} if share is None else _SHARED_FEATURES.setdefault(share, {})
+        self.out_channels, self.stride = getattr(encoder, 'out_channels', None), getattr(encoder, 'stride', None)
+    def train(self, mode:bool=True): return super().train(False)     # the wrapped encoder stays in eval mode
+    @torch.no_grad()
+    def forward(self, x:torch.Tensor) -> torch.Tensor:
+        keys = [hash((str(x.device), tuple(t.shape), t.detach().cpu().numpy().tobytes())) for t in x]
+        miss = [i for i, k in enumerate(keys) if k not in self.cache]
+        if miss:
+            xm = x[miss]
+            feats = self.encoder(xm) if len(miss) > 1 else self.encoder(torch.cat([xm, xm]))[:1]   # see below
+            for i, f in zip(miss, feats):
+                if len(self.cache) < self.max_items: self.cache[keys[i]] = f
+                else: return self.encoder(x)
+        return torch.stack([self.cache[k] for k in keys])
+
+# %% ../nbs/04_encoders.ipynb #a55f2a88
+class ScaledLogMel(nn.Module):
+    "64-band log-mel (n_fft 512, hop 256: 16 ms frames at 16 kHz) in dB, shifted and scaled to about [-3, 3]: `(dB + 50) / 20`."
+    def __init__(self, sr:int=16000, n_mels:int=64):
+        super().__init__()
+        self.mel = LogMel(sr, n_fft=512, hop=256, n_mels=n_mels, f_min=0., f_max=None, channel=True)
+    def forward(self, wave): return (self.mel(wave) + 50) / 20
+
+class SmallAudioCNN(nn.Module):
+    "Four stride-2 conv-BN-ReLU layers and a global max pool on a spectrogram `(B,1,F,T)` → `(B, 256)`: the CPU audio encoder."
+    def __init__(self, channels:tuple=(32, 64, 128, 256)):
+        super().__init__()
+        ch = (1, *channels)
+        self.layers = nn.Sequential(*[m for a, b in zip(ch, ch[1:]) for m in (nn.Conv2d(a, b, 3, 2, 1), nn.BatchNorm2d(b), nn.ReLU())])
+        self.out_channels = ch[-1]
+    def forward(self, spec):
+        if spec.ndim == 3: spec = spec[:, None]
+        return self.layers(spec).amax((2, 3))
+
+# %% ../nbs/04_encoders.ipynb #2cb0e30e
+def image_branch(name:str|nn.Module,       # a key of `avl_nb.encoders.IMAGE_ENCODERS`, or a built encoder with `out_channels`
+                 weights:str|None,         # 'imagenet', a weights file, or None (random); unused for a built encoder
+                 freeze:bool|None=None,    # None: frozen for EfficientNet-Lite0, trained otherwise (a built encoder stays as it is)
+                 cache:bool=False,         # wrap the frozen encoder in `FrozenFeatures` (one cache per process for packaged weights)
+                 hidden:int|None=None      # width of a 3×3 conv + ReLU head before the projection (None: no head)
+                ) -> tuple:                # (image module, head layers, channels the projection receives)
+    "The visual side every method here shares: an image encoder, maybe frozen and cached, and an optional conv head."
+    if isinstance(name, nn.Module): enc, share = name, None
+    else:
+        enc = image_encoder(name, weights=weights, frozen=name.startswith('effnet') if freeze is None else freeze)
+        share = f'{name}:imagenet' if weights == 'imagenet' else None
+    if cache and any(p.requires_grad for p in enc.parameters()): raise ValueError('cache_image=True needs a frozen image encoder')
+    head = [nn.Conv2d(enc.out_channels, hidden, 3, padding=1), nn.ReLU()] if hidden else []
+    return (FrozenFeatures(enc, share=share) if cache else enc), head, hidden or enc.out_channels
+
+# %% ../nbs/04_encoders.ipynb #a1000021
+class _ConvBlock(nn.Module):
+    "Two 3×3 conv-BN-ReLU layers (no conv bias), then an average pool."
+    def __init__(self, cin:int, cout:int):
+        super().__init__()
+        self.conv1, self.bn1 = nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout)
+        self.conv2, self.bn2 = nn.Conv2d(cout, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout)
+    def forward(self, x, pool=(2, 2)):
+        x = F.relu(self.bn2(self.conv2(F.relu(self.bn1(self.conv1(x))))))
+        return F.avg_pool2d(x, pool)
+
+class _BasicBlock(nn.Module):
+    "PANNs' residual block: a stride-2 block average-pools first (and its shortcut pools, then projects)."
+    def __init__(self, cin:int, cout:int, stride:int=1):
+        super().__init__()
+        self.stride = stride
+        self.conv1, self.bn1 = nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout)
+        self.conv2, self.bn2 = nn.Conv2d(cout, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout)
+        self.downsample = None
+        if stride == 2: self.downsample = nn.Sequential(nn.AvgPool2d(2), nn.Conv2d(cin, cout, 1, bias=False), nn.BatchNorm2d(cout))
+        elif cin != cout: self.downsample = nn.Sequential(nn.Conv2d(cin, cout, 1, bias=False), nn.BatchNorm2d(cout))
+    def forward(self, x):
+        out = F.avg_pool2d(x, 2) if self.stride == 2 else x
+        out = F.dropout(F.relu(self.bn1(self.conv1(out))), 0.1, self.training)
+        out = self.bn2(self.conv2(out))
+        return F.relu(out + (x if self.downsample is None else self.downsample(x)))
+
+class _Stages(nn.Module):
+    def __init__(self, blocks=(2, 2, 2, 2), widths=(64, 128, 256, 512)):
+        super().__init__()
+        cin = 64
+        for i, (n, w) in enumerate(zip(blocks, widths)):
+            setattr(self, f'layer{i + 1}', nn.Sequential(*[_BasicBlock(cin if j == 0 else w, w, 2 if (i > 0 and j == 0) else 1) for j in range(n)]))
+            cin = w
+    def forward(self, x): return self.layer4(self.layer3(self.layer2(self.layer1(x))))
+
+class _PANNs(Encoder):
+    "What PANNs networks share: the 32 kHz log-mel front end with BN over mel bands, and the time-pooled `fc1` embedding."
+    def __init__(self, sr:int, name:str):
+        super().__init__()
+        self.sr, self.out_channels, self.name = sr, 2048, name
+        self.frontend = LogMel(32000, 1024, 320, 64, 50., 14000.)   # PANNs' front end (no parameters)
+        self.bn0 = nn.BatchNorm2d(64)
+
+    def _finish(self, weights, frozen):
+        "Add `fc1` (after the trunk, as the originals), then load and freeze."
+        self.fc1 = nn.Linear(2048, 2048)
+        if weights is not None: load_panns(self, weights)
+        if frozen: self.freeze()
+
+    def logmel(self, wave:torch.Tensor) -> torch.Tensor:
+        "Waveforms (B, n) at `sr` → (B, 1, T, 64): the log-mel at 32 kHz, normalised per mel band by `bn0`."
+        if self.sr != 32000: wave = torchaudio.functional.resample(wave, self.sr, 32000)
+        x = self.frontend(wave)                                   # (B, 64 mel, T)
+        if x.shape[-1] < 32: raise ValueError(f'{x.shape[-1]} frames ({wave.shape[-1] / 32000:.2f} s) are too few for PANNs '
+                                              f'{self.name}: its five 2× poolings of time need 32 (0.31 s)')
+        return self.bn0(x[..., None]).squeeze(-1).transpose(1, 2)[:, None]
+
+    def pool(self, x:torch.Tensor) -> torch.Tensor:
+        "The trunk's (B, 2048, T', F') → the embedding: mean over frequency, max + mean over time, `fc1` + ReLU."
+        x = x.mean(3)
+        return F.relu(self.fc1(F.dropout(x.amax(2) + x.mean(2), 0.5, self.training)))
+
+class PANNsResNet22(_PANNs):
+    "PANNs ResNet-22 (AudioSet) without its classifier: waveforms `(B, n)` at `sr` → 2048-d embeddings; frozen by default."
+    def __init__(self,
+                 weights=None,      # a PANNs checkpoint file (see `load_panns`), or None (random: architecture only)
+                 sr:int=16000,      # sample rate of the waveforms given to it (resampled to 32 kHz inside)
+                 frozen:bool=True   # AVIN: frozen, in eval mode
+                ):
+        super().__init__(sr, 'ResNet-22')
+        self.conv_block1 = _ConvBlock(1, 64)
+        self.resnet = _Stages()
+        self.conv_block_after1 = _ConvBlock(512, 2048)
+        self._finish(weights, frozen)
+
+    def forward(self, wave:torch.Tensor) -> torch.Tensor:
+        x = F.dropout(self.conv_block1(self.logmel(wave)), 0.2, self.training)
+        x = F.dropout(F.avg_pool2d(self.resnet(x), 2), 0.2, self.training)
+        return self.pool(F.dropout(self.conv_block_after1(x, pool=(1, 1)), 0.2, self.training))
+
+def load_panns(model:nn.Module,     # the PANNs model to fill (`PANNsResNet22`, `avkd.PANNsCnn14`): has `frontend`
+               path                 # a PANNs checkpoint: `{'model': state_dict}` or a bare state dict, from `torch.save`
+              ) -> list:            # the keys dropped (the classifier and the stored front end)
+    "Load a PANNs checkpoint, converting it as AVIN needed; the mel matrix, if stored, must match ours."
+    sd = read_state_dict(path)
+    if all(k.startswith('module.') for k in sd): sd = {k[len('module.'):]: v for k, v in sd.items()}   # saved from DataParallel
+    mel = sd.get('logmel_extractor.melW')
+    if mel is not None:
+        ours = model.frontend.mel.mel_scale.fb.to(mel.dtype)                  # (freq bins, mel bands), as torchlibrosa's melW
+        if mel.shape != ours.shape or (mel - ours).abs().max() > 1e-4 * ours.abs().max():
+            raise DataError(path, f'its mel filterbank {tuple(mel.shape)} differs from the front end here '
+                                  f'({tuple(ours.shape)}: 32 kHz, n_fft 1024, 64 bands, 50–14000 Hz): trained with another front end?')
+    try: return load_weights(model, sd, ignore=('fc_audioset.', 'spectrogram_extractor.', 'logmel_extractor.'))
+    except DataError as e: raise DataError(path, e.problem) from None                 # name the file, not the dict
+
+# %% ../nbs/04_encoders.ipynb #k1000021
+class PANNsCnn14(_PANNs):
+    "PANNs Cnn14 (AudioSet) without its classifier: waveforms `(B, n)` at `sr` → 2048-d embeddings; frozen by default."
+    def __init__(self,
+                 weights=None,      # a PANNs checkpoint file (`load_panns`), or None (random: architecture only)
+                 sr:int=16000,      # sample rate of the waveforms given to it (resampled to 32 kHz inside)
+                 frozen:bool=True   # a teacher: frozen, in eval mode
+                ):
+        super().__init__(sr, 'Cnn14')
+        ch = (1, 64, 128, 256, 512, 1024, 2048)
+        for i, (a, b) in enumerate(zip(ch, ch[1:]), 1): setattr(self, f'conv_block{i}', _ConvBlock(a, b))
+        self._finish(weights, frozen)
+
+    def forward(self, wave:torch.Tensor) -> torch.Tensor:
+        x = self.logmel(wave)
+        for i in range(1, 7): x = F.dropout(getattr(self, f'conv_block{i}')(x, pool=(2, 2) if i < 6 else (1, 1)), 0.2, self.training)
+        return self.pool(x)
+
+# %% ../nbs/04_encoders.ipynb #69c837cb
+def sine_positions(h:int, w:int, dim:int=256, temperature:float=10000., device=None) -> torch.Tensor:
+    "DETR's normalised sine position encoding of an h×w grid without padding: (dim, h, w), y half then x half."
+    y = torch.arange(1, h + 1, dtype=torch.float32, device=device)[:, None].expand(h, w) / (h + 1e-6) * 2 * math.pi
+    x = torch.arange(1, w + 1, dtype=torch.float32, device=device)[None, :].expand(h, w) / (w + 1e-6) * 2 * math.pi
+    t = temperature ** (2 * (torch.arange(dim // 2, device=device) // 2) / (dim // 2))
+    def enc(c):
+        p = c[..., None] / t
+        return torch.stack((p[..., 0::2].sin(), p[..., 1::2].cos()), dim=-1).flatten(-2)
+    return torch.cat((enc(y), enc(x)), dim=-1).permute(2, 0, 1)
+
+class _EncoderLayer(nn.Module):
+    def __init__(self, d=256, heads=8, ff=2048):
+        super().__init__()
+        self.self_attn = nn.MultiheadAttention(d, heads, batch_first=True)
+        self.linear1, self.linear2 = nn.Linear(d, ff), nn.Linear(ff, d)
+        self.norm1, self.norm2 = nn.LayerNorm(d), nn.LayerNorm(d)
+    def forward(self, src, pos):
+        q = src + pos
+        src = self.norm1(src + self.self_attn(q, q, src, need_weights=False)[0])
+        return self.norm2(src + self.linear2(F.relu(self.linear1(src))))
+
+class _DecoderLayer(nn.Module):
+    def __init__(self, d=256, heads=8, ff=2048):
+        super().__init__()
+        self.self_attn = nn.MultiheadAttention(d, heads, batch_first=True)
+        self.multihead_attn = nn.MultiheadAttention(d, heads, batch_first=True)
+        self.linear1, self.linear2 = nn.Linear(d, ff), nn.Linear(ff, d)
+        self.norm1, self.norm2, self.norm3 = nn.LayerNorm(d), nn.LayerNorm(d), nn.LayerNorm(d)
+    def forward(self, tgt, memory, pos, query_pos):
+        q = tgt + query_pos
+        tgt = self.norm1(tgt + self.self_attn(q, q, tgt, need_weights=False)[0])
+        out, attn = self.multihead_attn(tgt + query_pos, memory + pos, memory)   # attn: (B, queries, h·w), mean over heads
+        tgt = self.norm2(tgt + out)
+        return self.norm3(tgt + self.linear2(F.relu(self.linear1(tgt)))), attn
+
+class _Transformer(nn.Module):
+    def __init__(self, d=256, layers=6):
+        super().__init__()
+        self.encoder, self.decoder = nn.Module(), nn.Module()
+        self.encoder.layers = nn.ModuleList([_EncoderLayer(d) for _ in range(layers)])
+        self.decoder.layers = nn.ModuleList([_DecoderLayer(d) for _ in range(layers)])
+        self.decoder.norm = nn.LayerNorm(d)
+
+class _MLP(nn.Module):
+    def __init__(self, dims):
+        super().__init__()
+        self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(dims, dims[1:]))
+    def forward(self, x):
+        for i, l in enumerate(self.layers): x = l(x) if i == len(self.layers) - 1 else F.relu(l(x))
+        return x
+
+class DETR(Encoder):
+    "DETR-ResNet-50 (COCO, 91 classes + no object): images → class logits, boxes, and the last decoder cross-attention."
+    def __init__(self, weights=None,      # the released checkpoint (`{'model': state_dict}`), or None (random)
+                 num_classes:int=91, queries:int=100):
+        super().__init__()
+        body = resnet50(weights=None, norm_layer=FrozenBatchNorm2d)
+        body.fc = body.avgpool = nn.Identity()
+        self.backbone = nn.ModuleList([nn.Module()]); self.backbone[0].body = body
+        self.input_proj = nn.Conv2d(2048, 256, 1)
+        self.query_embed = nn.Embedding(queries, 256)
+        self.transformer = _Transformer()
+        self.class_embed, self.bbox_embed = nn.Linear(256, num_classes + 1), _MLP((256, 256, 256, 4))
+        if weights is not None:
+            try: load_weights(self, read_state_dict(weights), ignore=())
+            except DataError as e: raise DataError(weights, e.problem) from None
+        self.freeze()
+
+    @torch.no_grad()
+    def forward(self, image:torch.Tensor) -> dict:
+        b = self.backbone[0].body
+        f = b.layer4(b.layer3(b.layer2(b.layer1(b.maxpool(b.relu(b.bn1(b.conv1(image))))))))
+        h, w = f.shape[-2:]
+        src = self.input_proj(f).flatten(2).transpose(1, 2)                        # (B, h·w, 256)
+        pos = sine_positions(h, w, device=image.device).flatten(1).T[None]
+        for layer in self.transformer.encoder.layers: src = layer(src, pos)
+        qpos = self.query_embed.weight[None].expand(len(image), -1, -1)
+        tgt = torch.zeros_like(qpos)
+        for layer in self.transformer.decoder.layers: tgt, attn = layer(tgt, src, pos, qpos)
+        hs = self.transformer.decoder.norm(tgt)
+        return dict(logits=self.class_embed(hs), boxes=self.bbox_embed(hs).sigmoid(), attn=attn.reshape(len(image), -1, h, w))
+
+# %% ../nbs/04_encoders.ipynb #0e8f7d8f
+def load_dino(vit:nn.Module, # timm's ViT-S/16 to fill
+              path           # DINO's released backbone weights (a state dict), or one saved with 'module.'/'backbone.' prefixes
+             ) -> list:      # the keys dropped (a projection head's)
+    "Load DINO ViT weights strictly, with the prefixes a training run adds stripped."
+    sd = read_state_dict(path)
+    for pre in ('module.', 'backbone.'):
+        if all(k.startswith(pre) or k.startswith('head.') for k in sd): sd = {k.removeprefix(pre): v for k, v in sd.items()}
+    try: return load_weights(vit, sd, ignore=('head.',))
+    except DataError as e: raise DataError(path, e.problem) from None
+
+class DinoViTKeys(Encoder):
+    "Frozen DINO ViT-S/16: ImageNet-normalised images (B, 3, H, W) → the last block's keys (B, 384, H/16, W/16)."
+    def __init__(self, weights=None):  # a DINO checkpoint file (`load_dino`), or None (random: architecture only)
+        super().__init__()
+        self.vit = VisionTransformer(patch_size=16, embed_dim=384, depth=12, num_heads=6, mlp_ratio=4, qkv_bias=True,
+                                     num_classes=0, dynamic_img_size=True)   # other sizes: positions interpolated, as DINO
+        self.out_channels = 384
+        if weights is not None: load_dino(self.vit, weights)
+        self.freeze()
+
+    @torch.no_grad()
+    def forward(self, image:torch.Tensor) -> torch.Tensor:
+        got = []
+        hook = self.vit.blocks[-1].attn.qkv.register_forward_hook(lambda mod, inp, out: got.append(out))
+        try: self.vit.forward_features(image)
+        finally: hook.remove()
+        B, N, _ = got[0].shape
+        keys = got[0].reshape(B, N, 3, 384)[:, 1:, 1]                  # (q, k, v) per token, heads side by side; CLS dropped
+        return keys.transpose(1, 2).reshape(B, 384, image.shape[-2] // 16, image.shape[-1] // 16)

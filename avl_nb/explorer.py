@@ -12,7 +12,7 @@ from .data import load_wave
 from .maps import minmax, slavc_scores, upsample
 from .metrics import PROTOCOLS, GRID, Evaluator, binarize
 from .report import denormalize
-from .train import evaluate, method_protocol
+from .report import evaluate, method_protocol
 
 # %% auto #0
 __all__ = ['ORDERS', 'AS_GIVEN', 'explain', 'protocol_ciou', 'sound_choices', 'object_box', 'in_box', 'wav_bytes', 'sample_order',
@@ -135,8 +135,8 @@ def gt_layers(item:dict,      # a dataset item: `gt_map`, `boxes` (in the GT map
 import ipywidgets as W
 import plotly.graph_objects as go
 from contextlib import contextmanager
-from .cli import make_datasets
-from .train import method_from_checkpoint
+from .recipe import recipe_from_config
+from .checkpoint import method_from_checkpoint
 from .core import default_device
 
 def _frame_rgb(image:torch.Tensor, size:int=GRID) -> np.ndarray:
@@ -224,8 +224,10 @@ class HeatmapExplorer(W.VBox):
         if not self._ckpts: raise ValueError('give a test split `ds`: no method here is a run folder or checkpoint to read the data from')
         name = next(iter(self._ckpts)); self.model(name)                # loaded once: kept for showing
         cfg = self._meta[(name, self._ckpt[name])]['config']
-        ds = make_datasets(cfg['data'], cfg.get('size', 224), cfg.get('seed', 0), augment=False, seconds=cfg.get('seconds'))
-        if split not in ds: raise ValueError(f"split {split!r} not found in {cfg['data']}: have {sorted(ds)}")
+        if 'data' not in cfg: raise ValueError(f'the checkpoint of {name!r} names no data (trained with `fit` without a recipe): give a test split `ds`')
+        recipe = replace(recipe_from_config(cfg, name), augment=False)   # the run's own data, read as its tests read it
+        ds = recipe.datasets([split])
+        if split not in ds: raise ValueError(f"split {split!r} not found in {recipe.data}: have {sorted(recipe.datasets())}")
         return ds[split]
 
     def model(self, name:str) -> nn.Module:

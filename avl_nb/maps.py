@@ -9,7 +9,7 @@ from torch import Tensor
 
 # %% auto #0
 __all__ = ['UPSAMPLE_MODES', 'similarity_map', 'similarity_all', 'upsample', 'minmax', 'object_prior', 'fuse_ogl', 'slavc_scores',
-           'fuse_slavc']
+           'fuse_slavc', 'box_target']
 
 # %% ../nbs/05_maps.ipynb #f2acf741
 def _check_va(v, a, matched):
@@ -123,3 +123,15 @@ def fuse_slavc(scores:Tensor, # absolute audio-visual scores from `slavc_scores`
     "SLAVC fusion on absolute scores: `alpha*scores + (1-alpha)*obj/obj_max`."
     if scores.shape != obj.shape: raise ValueError(f'scores {tuple(scores.shape)} and obj {tuple(obj.shape)} differ in shape')
     return scores * alpha + (obj - 0.0) / (obj_max - 0.0) * (1 - alpha)
+
+# %% ../nbs/05_maps.ipynb #b53de10a
+def box_target(mask:torch.Tensor # masks (B, H, W) or (H, W), object where ≥ 0.5
+              ) -> torch.Tensor: # same shape, 1 inside each mask's bounding box
+    "The filled bounding box of each mask (an empty mask gives an empty box)."
+    m = mask >= 0.5
+    rows, cols = m.any(-1), m.any(-2)
+    def span(x):
+        idx = torch.arange(x.shape[-1], device=x.device)
+        lo = torch.where(x, idx, x.shape[-1]).amin(-1, keepdim=True); hi = torch.where(x, idx, -1).amax(-1, keepdim=True)
+        return (idx >= lo) & (idx <= hi)
+    return (span(rows)[..., :, None] & span(cols)[..., None, :]).float()

@@ -119,7 +119,7 @@ def method_config(method:nn.Module # a built method
     raise Unrecordable(f'{type(method).__name__} does not record its arguments (subclass avl_nb.method.Method)')
 
 # %% ../nbs/07_method.ipynb #86480eb7
-METHODS = {'toy': 'avl_nb.train:ToyMethod', 'ezvsl': 'avl_nb.methods.ezvsl:EZVSL', 'fnac': 'avl_nb.methods.fnac:FNAC',
+METHODS = {'toy': 'avl_nb.toy:ToyMethod', 'ezvsl': 'avl_nb.methods.ezvsl:EZVSL', 'fnac': 'avl_nb.methods.fnac:FNAC',
            'avin': 'avl_nb.methods.avin:make_avin', 'avkd': 'avl_nb.methods.avkd:make_avkd', 'dmt': 'avl_nb.methods.dmt:make_dmt',
            'lvs': 'avl_nb.methods.lvs:LVS', 'slavc': 'avl_nb.methods.slavc:SLAVC'}
 

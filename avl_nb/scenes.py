@@ -441,6 +441,24 @@ def _write_split(out, split, scenes, pools, sr, seconds, size, rng, open_set):
     if open_set: (out / 'metadata' / 'test_plus_silent.csv').write_text('video,audio,label\n' + '\n'.join(plus) + '\n')
 
 # %% ../nbs/01_scenes.ipynb #2e0680a0
+def _recording_pool(refs, synth_takes:int, sr:int, rng) -> list:
+    "[(name, waveform)] of a class's recordings; a synthesised one rendered `synth_takes` times (each a new take)."
+    out = []
+    for ref in refs:
+        takes = synth_takes if ref.split(':')[0] in ('synth', 'drums') else 1
+        for t in range(takes):
+            name = re.sub(r'[^A-Za-z0-9]+', '_', ref.split(':', 1)[1].rsplit('.', 1)[0].split('/')[-1])
+            out.append((f'{ref.split(":")[0]}_{name}' + (f'_{t:02d}' if takes > 1 else ''), load_recording(ref, sr, rng)))
+    return out
+
+def _licences(cls, backgrounds:str, heldout:bool) -> dict:
+    "Package, kind, version and licence of every asset package a scene set uses."
+    used = {'tux', backgrounds} | {_RECORDING_SOURCES[r.split(':')[0]][0]
+                                   for c in cls for r in c.train_audio + (c.heldout_audio if heldout else [])}
+    return {n: {'package': ASSET_SOURCES[n].package, 'kind': ASSET_SOURCES[n].kind,
+                'version': json.loads((cache_dir('assets') / n / 'MANIFEST.json').read_text())['version'],
+                'licence': ASSET_SOURCES[n].licence} for n in sorted(used)}
+
 def build_scenes(root,                         # output folder
                  classes='animals',            # 'animals', 'instruments', 'all' or a list of class names
                  size:int=128,                 # image side in pixels (64...224)
@@ -476,16 +494,8 @@ def build_scenes(root,                         # output folder
         rng = np.random.default_rng(seed)
         cutouts = {c.name: [load_cutout(s) for s in c.images] for c in cls}
         bgs = load_backgrounds(backgrounds)
-        def pool(c, refs):
-            out = []
-            for ref in refs:
-                takes = synth_takes if ref.split(':')[0] in ('synth', 'drums') else 1
-                for t in range(takes):
-                    name = re.sub(r'[^A-Za-z0-9]+', '_', ref.split(':', 1)[1].rsplit('.', 1)[0].split('/')[-1])
-                    out.append((f'{ref.split(":")[0]}_{name}' + (f'_{t:02d}' if takes > 1 else ''), load_recording(ref, sr, rng)))
-            return out
-        train_pool = {c.name: pool(c, c.train_audio) for c in cls}
-        held_pool = {c.name: pool(c, c.heldout_audio) for c in cls} if heldout else None
+        train_pool = {c.name: _recording_pool(c.train_audio, synth_takes, sr, rng) for c in cls}
+        held_pool = {c.name: _recording_pool(c.heldout_audio, synth_takes, sr, rng) for c in cls} if heldout else None
         for name, recs in train_pool.items():
             for rec_name, x in recs: _write_wav(root / 'bank' / name / f'{rec_name}.wav', x, sr)
         splits = {split: [(f'{split}_{i:05d}', *compose_scene(rng, bgs, cutouts, size, n_objects, tuple(scale))) for i in range(count)]
@@ -499,12 +509,8 @@ def build_scenes(root,                         # output folder
             items = [(sid, img, objs, k) for (sid, img, objs), k in zip(splits[scene_split], sources[scene_split])]
             srng = np.random.default_rng([seed, *split.encode()])
             _write_split(out, split, items, pools, sr, seconds, size, srng, open_set and split.startswith('test'))
-        used = {'tux', backgrounds} | {_RECORDING_SOURCES[r.split(':')[0]][0]
-                                       for c in cls for r in c.train_audio + (c.heldout_audio if heldout else [])}
-        licences = {n: {'package': ASSET_SOURCES[n].package, 'kind': ASSET_SOURCES[n].kind,
-                        'version': json.loads((cache_dir('assets') / n / 'MANIFEST.json').read_text())['version'],
-                        'licence': ASSET_SOURCES[n].licence} for n in sorted(used)}
-        meta = dict(classes=[c.name for c in cls], config=config, assets={c.name: asdict(c) for c in cls}, licences=licences,
+        meta = dict(classes=[c.name for c in cls], config=config, assets={c.name: asdict(c) for c in cls},
+                    licences=_licences(cls, backgrounds, heldout),
                     bank={k: [r[0] for r in v] for k, v in train_pool.items()},
                     heldout={k: [r[0] for r in v] for k, v in (held_pool or {}).items()})
         with atomic_path(done) as tmp: tmp.write_text(json.dumps(meta, indent=1))   # written last: marks the set complete

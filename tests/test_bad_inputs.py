@@ -20,7 +20,8 @@ from PIL import Image
 from avl_nb.core import DataError, load_tensors
 from avl_nb.data import (read_flickr_xml, read_vggss_json, read_id_list, load_wave, load_image, pairs_from_folder,
                          AVDataset, SceneDataset, collate_av)
-from avl_nb.train import read_log, load_checkpoint, fit, make_loaders, ToyMethod, ToyAV, LogCB
+from avl_nb.train import read_log, load_checkpoint, fit, make_loaders, LogCB
+from avl_nb.toy import ToyMethod, ToyAV
 
 
 # ---------------------------------------------------------------- the corpus
@@ -556,7 +557,7 @@ def _(t, c):
 @case('checkpoint', 'no config')
 def _(t, c):
     torch.save({'model': _toy_state(c)['model']}, t / 'bare.pt')
-    cli_error('eval', '--ckpt', t / 'bare.pt', says=['bare.pt: the checkpoint has no method config'])
+    cli_error('eval', '--ckpt', t / 'bare.pt', says=['bare.pt: the method cannot be rebuilt from this checkpoint: it has no method config'])
 
 @case('checkpoint', 'no model state')
 def _(t, c):
@@ -677,7 +678,7 @@ for args, says in CLI_CASES:
 
 for argv, says in [(['train', '--method', 'nope', '--data', 'toy', '--out', '{tmp}/run'], "unknown method 'nope'"),
                    (['train', '--method', 'avl_nb.train:NoSuchMethod', '--data', 'toy', '--out', '{tmp}/run'], "method 'avl_nb.train:NoSuchMethod' cannot be imported"),
-                   (['train', '--method', 'avl_nb.train:ToyAV', '--data', 'toy', '--method-args', '{"bins": 3}', '--out', '{tmp}/run'], "got an unexpected keyword argument 'bins'"),
+                   (['train', '--method', 'avl_nb.toy:ToyAV', '--data', 'toy', '--method-args', '{"bins": 3}', '--out', '{tmp}/run'], "got an unexpected keyword argument 'bins'"),
                    (['train', '--method', 'toy', '--data', '{tmp}/nowhere', '--out', '{tmp}/run'], 'nowhere: not found'),
                    (['train', '--method', 'ezvsl', '--data', '{tmp}/nowhere', '--out', '{tmp}/run'], 'nowhere: not found'),
                    (['train', '--method', 'toy', '--data', '{tmp}', '--out', '{tmp}/run'], 'neither a scene set (no classes.json) nor a data spec'),

@@ -5,7 +5,8 @@ import torch, torch.nn as nn
 from torch.utils.data import DataLoader
 from avl_nb.scenes import build_scenes
 from avl_nb.data import collate_av
-from avl_nb.train import evaluate, load_checkpoint, read_log
+from avl_nb.train import load_checkpoint, read_log
+from avl_nb.report import evaluate
 from avl_nb.methods.slavc import open_set_split
 
 ARGS = dict(image_encoder='effnet-lite0-s16', image_weights='imagenet', cache_image=True, audio_encoder='small',

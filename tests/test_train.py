@@ -3,8 +3,8 @@ import json, os, subprocess, sys
 from pathlib import Path
 import pytest, torch
 from avl_nb.core import DataError
-from avl_nb.train import (Learner, DataLoaders, NaNGuardCB, ToyAV, ToyMethod, load_checkpoint, make_loaders,
-                          read_log, save_checkpoint)
+from avl_nb.train import Learner, DataLoaders, NaNGuardCB, load_checkpoint, make_loaders, read_log, save_checkpoint
+from avl_nb.toy import ToyAV, ToyMethod
 
 HERE = Path(__file__).parent
 SCRIPT = str(HERE / 'train_toy.py')

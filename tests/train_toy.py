@@ -2,7 +2,8 @@
 import argparse, os, signal
 import torch
 from avl_nb.core import set_seed
-from avl_nb.train import Callback, ToyAV, ToyMethod, finish_distributed, fit, make_loaders
+from avl_nb.train import Callback, finish_distributed, fit, make_loaders
+from avl_nb.toy import ToyAV, ToyMethod
 
 class KillAt(Callback):
     "SIGKILL this process right after optimiser step `step` (a hard crash: no cleanup, no finally blocks)."
