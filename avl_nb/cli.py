@@ -9,7 +9,7 @@ from pathlib import Path
 import torch
 from .core import DataError
 from .scenes import build_scenes, scene_stats, show_scenes
-from .method import METHODS, register_method, resolve_method, make_method   # the registry (07_method)
+from .method import METHODS, register_method, resolve_method, make_method   # the registry (08_method)
 from .checkpoint import method_from_checkpoint
 from .recipe import METRICS, OPEN_SET_METRICS, RunRecipe, _number, evaluate_checkpoint, make_datasets
 
@@ -126,6 +126,17 @@ def _parser():
     q.add_argument('--lr-groups', default=None, help="JSON {parameter prefix: lr}, or 'method': the method's own (AVIN's paper rates)")
     q.add_argument('--labelled-fraction', type=float, default=None, help='semi-supervised (dmt): the share of training items with boxes')
     q.add_argument('--target', default='box', choices=['box', 'mask'], help="what a labelled item gives (with --labelled-fraction)")
+    q = sub.add_parser('prepare', help='videos -> the standard layout: frames, audio, id lists, a data spec (and a report of skipped videos)')
+    q.add_argument('videos', help='a folder of video files (mp4, mkv, webm, avi, mov)')
+    q.add_argument('--out', required=True, help='the standard-layout folder to write (its spec.json is what --data takes)')
+    q.add_argument('--csv', default=None, help='a VGG-Sound-style table: YouTube id, start second, label, split')
+    q.add_argument('--ids', default=None, help='a Flickr-SoundNet-style id list (one id per line)')
+    q.add_argument('--split', default='train', help='the split of a folder or an id list (a CSV names its own)')
+    q.add_argument('--window', type=float, default=3.0, help='seconds of sound per frame')
+    q.add_argument('--sr', type=int, default=16000, help='sample rate of the written sound')
+    q.add_argument('--fps', type=float, default=None, help='a pair every 1/fps seconds (default: the middle frame only)')
+    q.add_argument('--clip-seconds', type=float, default=10., help='a CSV row in an uncut video: seconds from its start')
+    q.add_argument('--workers', type=int, default=0); q.add_argument('--quiet', action='store_true', help='no progress bar')
     q = sub.add_parser('eval', help='evaluate a checkpoint')
     q.add_argument('--ckpt', required=True); q.add_argument('--split', default='test')
     q.add_argument('--protocol', default='ezvsl-test', help=f'one of {", ".join(PROTOCOLS)}')
@@ -154,6 +165,16 @@ def train_recipe(a:argparse.Namespace # a parsed `avl-nb train` command line
                      lr_groups=lr_groups, sched=a.sched, warmup=a.warmup, clip=a.clip, protocol=a.protocol,
                      metric=a.metric, seed=a.seed, ckpt_every=a.ckpt_every, gather_negatives=not a.no_gather)
 
+def _prepare(a):
+    "`avl-nb prepare`: check the numbers, prepare, print the report and every skipped video with its reason."
+    from avl_nb.prepare import prepare_videos
+    _number('--window', a.window, 0, 60, lo_open=True); _number('--sr', a.sr, 4000, 192000, integer=True)
+    _number('--clip-seconds', a.clip_seconds, 0, lo_open=True); _number('--workers', a.workers, 0, integer=True)
+    if a.fps is not None: _number('--fps', a.fps, 0, 120, lo_open=True)
+    r = prepare_videos(a.videos, a.out, a.csv, a.ids, a.split, a.window, a.sr, a.fps, a.clip_seconds, a.workers, not a.quiet)
+    for vid, why in r.skipped.items(): print(f'skipped {vid}: {why}')
+    print(r); print(f'data spec: {r.spec}')
+
 def command(argv:list # the words after `avl-nb`
            ):
     "Run one `avl-nb` command; errors are raised (`main` prints them)."
@@ -167,6 +188,7 @@ def command(argv:list # the words after `avl-nb`
         classes = a.classes.split(',') if ',' in a.classes else a.classes
         print(build_scenes(a.root, classes, size=a.size, n_objects=a.n_objects, n_train=a.n_train, n_val=a.n_val, n_test=a.n_test, seed=a.seed))
     elif a.cmd == 'train': train_recipe(a).run(a.out, resume=not a.no_resume, progress=not a.quiet)
+    elif a.cmd == 'prepare': _prepare(a)
     elif a.cmd == 'eval':
         s = evaluate_checkpoint(a.ckpt, a.split, a.protocol, a.data, trusted=a.trust_code)
         s = {k: v for k, v in s.items() if isinstance(v, (int, float))}
