@@ -222,7 +222,7 @@ def run(self:RunRecipe, out=None,  # run folder (`log.jsonl`, `last.pt`, `best.p
     check_data(self.data)                                           # a missing data folder fails before a method is built
     set_seed(self.seed)
     m = method if method is not None else make_method(self.method, self.method_args, trusted)
-    ds = self.datasets()
+    ds = self.datasets(['train', 'val'] if self.validate else ['train'])   # the test splits wait for their evaluation
     if self.validate and 'val' not in ds:
         warnings.warn(f"{self.data}: no 'val' split: nothing validates the run, so there is no best.pt (last.pt only)")
     lr_groups = self.lr_groups
@@ -260,7 +260,7 @@ def evaluate_checkpoint(ckpt:str, split:str='test', protocol:str='ezvsl-test', d
     "Rebuild the method and data from a checkpoint and score `split` under `protocol`."
     check_protocol(protocol); _number('batch_size', batch_size, 1, integer=True)
     m, meta = method_from_checkpoint(ckpt, trusted)
-    r = recipe_from_checkpoint(ckpt, data)
+    r = recipe_from_config(meta['config'], ckpt, data)               # the file is read once
     ds = r.datasets([split])
     if split not in ds: raise ValueError(f'split {split!r} not found in {r.data}: have {sorted(r.datasets())}')
     return evaluate(m, DataLoader(ds[split], batch_size=batch_size, collate_fn=collate_av), protocol)
