@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np, torch, torch.nn as nn
 from .core import DataError, load_tensors
 from .method import make_method
+from .encoders import skip_pretrained
 
 # %% auto #0
 __all__ = ['RUN_IDENTITY', 'rng_state', 'set_rng_state', 'load_checkpoint', 'load_model_state', 'check_resumable',
@@ -81,7 +82,8 @@ def method_from_checkpoint(ckpt,              # a checkpoint written by `fit` (a
     if 'method' not in cfg:
         why = cfg.get('unrebuildable', 'it has no method config (written by an older avl_nb, or by `Learner` without one)')
         raise DataError(ckpt, f'the method cannot be rebuilt from this checkpoint: {why}; build it yourself and use load_model_state')
-    try: m = make_method(cfg['method'], cfg.get('method_args'), trusted)
+    try:
+        with skip_pretrained(): m = make_method(cfg['method'], cfg.get('method_args'), trusted)   # the checkpoint has every weight
     except ValueError as e: raise DataError(ckpt, f'its config cannot be rebuilt: {e}') from None
     load_model_state(m, st, ckpt)
     return m.eval(), dict(config=cfg, epoch=st.get('epoch'), metrics=st.get('metrics') or {})

@@ -11,7 +11,7 @@ from .core import DataError
 from .scenes import build_scenes, scene_stats, show_scenes
 from .method import METHODS, register_method, resolve_method, make_method   # the registry (08_method)
 from .checkpoint import method_from_checkpoint
-from .recipe import METRICS, OPEN_SET_METRICS, RunRecipe, _number, evaluate_checkpoint, make_datasets
+from .recipe import METRICS, OPEN_SET_METRICS, RunRecipe, _number, check_protocol, evaluate_checkpoint, make_datasets
 
 # %% auto #0
 __all__ = ['demo', 'UsageError', 'train_recipe', 'command', 'error_line', 'main']
@@ -136,7 +136,22 @@ def _parser():
     q.add_argument('--sr', type=int, default=16000, help='sample rate of the written sound')
     q.add_argument('--fps', type=float, default=None, help='a pair every 1/fps seconds (default: the middle frame only)')
     q.add_argument('--clip-seconds', type=float, default=10., help='a CSV row in an uncut video: seconds from its start')
+    q.add_argument('--annotations', default=None, help='boxes of the clips: a folder of Flickr-SoundNet XML files (<id>.xml) or a VGG-SS .json')
     q.add_argument('--workers', type=int, default=0); q.add_argument('--quiet', action='store_true', help='no progress bar')
+    q = sub.add_parser('localize', help="heatmap videos: a trained run's map over every frame of a video, with its sound, and a strip of key frames")
+    q.add_argument('videos', nargs='+', help='video files, or folders of them')
+    q.add_argument('--ckpt', required=True, help='a checkpoint (RUN/best.pt) or a run folder (its best.pt, else last.pt)')
+    q.add_argument('--out', default='heatmaps', help='folder for <video>_heatmap.mp4 (with the original sound) and <video>_keyframes.png')
+    q.add_argument('--protocol', default='ezvsl-test', help=f'how maps are upsampled and scored: one of {", ".join(PROTOCOLS)}')
+    q.add_argument('--window', type=float, default=None, help="audio window in seconds (default: the run's own)")
+    q.add_argument('--norm', default='frame', choices=['frame', 'clip'], help="'frame': each map min-max (as the protocols); 'clip': one scale, quiet looks quiet")
+    q.add_argument('--opacity', type=float, default=0.6, help="the map's colour weight at its maximum (0-1)")
+    q.add_argument('--map-fps', type=float, default=None, help='maps per second (default: one per frame)')
+    q.add_argument('--key-frames', type=int, default=6, help='frames in the key-frame strip')
+    q.add_argument('--batch-size', type=int, default=16, help='frames per forward pass')
+    q.add_argument('--device', default=None, help="e.g. 'cpu' or 'cuda:0' (default: a GPU if there is one)")
+    q.add_argument('--trust-code', action='store_true', help="let the checkpoint name a method that is neither built in nor registered")
+    q.add_argument('--quiet', action='store_true', help='no progress bars')
     q = sub.add_parser('eval', help='evaluate a checkpoint')
     q.add_argument('--ckpt', required=True); q.add_argument('--split', default='test')
     q.add_argument('--protocol', default='ezvsl-test', help=f'one of {", ".join(PROTOCOLS)}')
@@ -171,9 +186,45 @@ def _prepare(a):
     _number('--window', a.window, 0, 60, lo_open=True); _number('--sr', a.sr, 4000, 192000, integer=True)
     _number('--clip-seconds', a.clip_seconds, 0, lo_open=True); _number('--workers', a.workers, 0, integer=True)
     if a.fps is not None: _number('--fps', a.fps, 0, 120, lo_open=True)
-    r = prepare_videos(a.videos, a.out, a.csv, a.ids, a.split, a.window, a.sr, a.fps, a.clip_seconds, a.workers, not a.quiet)
+    r = prepare_videos(a.videos, a.out, a.csv, a.ids, a.split, a.window, a.sr, a.fps, a.clip_seconds, a.workers, not a.quiet,
+                       a.annotations)
     for vid, why in r.skipped.items(): print(f'skipped {vid}: {why}')
     print(r); print(f'data spec: {r.spec}')
+
+def _videos_named(paths:list) -> list:
+    "The video files given: files as they are, folders by their video files; a `DataError` for a name that is neither."
+    from avl_nb.prepare import VIDEO_EXTS
+    found = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            vs = sorted(f for f in p.iterdir() if f.suffix.lower() in VIDEO_EXTS)
+            if not vs: raise DataError(p, f'no video files ({", ".join(VIDEO_EXTS)})')
+            found += vs
+        elif p.is_file(): found.append(p)
+        else: raise DataError(p, 'not found')
+    return found
+
+def _localize(a):
+    "`avl-nb localize`: check the numbers, load the run once, write a heatmap video and a strip per video; a video that fails is reported and the rest go on."
+    from avl_nb.localize import load_localizer, localize_video
+    if a.window is not None: _number('--window', a.window, 0, 60, lo_open=True)
+    _number('--opacity', a.opacity, 0, 1); _number('--key-frames', a.key_frames, 1, 50, integer=True)
+    _number('--batch-size', a.batch_size, 1, integer=True)
+    if a.map_fps is not None: _number('--map-fps', a.map_fps, 0, lo_open=True)
+    check_protocol(a.protocol)
+    videos = _videos_named(a.videos)
+    method, inputs = load_localizer(a.ckpt, window=a.window, trusted=a.trust_code)
+    out = Path(a.out); out.mkdir(parents=True, exist_ok=True)
+    failed = []
+    for v in videos:
+        try:
+            t = time.time()
+            vh = localize_video(v, method, out / f'{v.stem}_heatmap.mp4', out / f'{v.stem}_keyframes.png', a.protocol,
+                                inputs['seconds'], inputs['size'], a.norm, a.opacity, a.map_fps, a.key_frames, a.batch_size,
+                                a.device, progress=not a.quiet)
+            print(f'wrote {vh.video} and {vh.strip.name} ({len(vh.times)} frames, {len(vh.raw)} maps, {time.time() - t:.1f} s)')
+        except DataError as e: failed.append(v); print(f'skipped {v}: {e.problem}')
+    if failed: raise DataError(failed[0] if len(failed) == 1 else out, f'{len(failed)} of {len(videos)} videos could not be localised (listed above)')
 
 def command(argv:list # the words after `avl-nb`
            ):
@@ -189,6 +240,7 @@ def command(argv:list # the words after `avl-nb`
         print(build_scenes(a.root, classes, size=a.size, n_objects=a.n_objects, n_train=a.n_train, n_val=a.n_val, n_test=a.n_test, seed=a.seed))
     elif a.cmd == 'train': train_recipe(a).run(a.out, resume=not a.no_resume, progress=not a.quiet)
     elif a.cmd == 'prepare': _prepare(a)
+    elif a.cmd == 'localize': _localize(a)
     elif a.cmd == 'eval':
         s = evaluate_checkpoint(a.ckpt, a.split, a.protocol, a.data, trusted=a.trust_code)
         s = {k: v for k, v in s.items() if isinstance(v, (int, float))}

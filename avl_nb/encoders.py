@@ -15,10 +15,11 @@ from torchvision.ops.misc import FrozenBatchNorm2d
 from timm.models.vision_transformer import VisionTransformer
 
 # %% auto #0
-__all__ = ['IMAGE_ENCODERS', 'init_weights', 'read_state_dict', 'load_weights', 'Encoder', 'ImageEncoder', 'ResNet18Image',
-           'ResNet18Audio', 'MapProjection', 'VecProjection', 'effnet_lite0_file', 'effnet_lite0', 'imagenet_classes',
-           'EffNetLite0', 'image_encoder', 'Frozen', 'FrozenFeatures', 'ScaledLogMel', 'SmallAudioCNN', 'image_branch',
-           'PANNsResNet22', 'load_panns', 'PANNsCnn14', 'sine_positions', 'DETR', 'load_dino', 'DinoViTKeys']
+__all__ = ['IMAGE_ENCODERS', 'init_weights', 'read_state_dict', 'skip_pretrained', 'pretrained', 'load_weights', 'Encoder',
+           'ImageEncoder', 'ResNet18Image', 'ResNet18Audio', 'MapProjection', 'VecProjection', 'effnet_lite0_file',
+           'effnet_lite0', 'imagenet_classes', 'EffNetLite0', 'image_encoder', 'Frozen', 'FrozenFeatures',
+           'ScaledLogMel', 'SmallAudioCNN', 'image_branch', 'PANNsResNet22', 'load_panns', 'PANNsCnn14',
+           'sine_positions', 'DETR', 'load_dino', 'DinoViTKeys']
 
 # %% ../nbs/05_encoders.ipynb #14088c86
 def init_weights(module:nn.Module # every Conv2d, Linear and BatchNorm inside it is re-initialised
@@ -55,6 +56,21 @@ def read_state_dict(path,          # a file written by `torch.save`: a state dic
     return obj
 
 # %% ../nbs/05_encoders.ipynb #7ae32ef0
+import contextvars
+from contextlib import contextmanager
+_SKIP_PRETRAINED = contextvars.ContextVar('avl_nb_skip_pretrained', default=False)
+
+@contextmanager
+def skip_pretrained():
+    "Inside: encoders asked for pretrained weights start from the reference initialisation instead, reading no file and downloading nothing (a checkpoint's weights will replace them all)."
+    token = _SKIP_PRETRAINED.set(True)
+    try: yield
+    finally: _SKIP_PRETRAINED.reset(token)
+
+def pretrained(weights):
+    "`weights` as an encoder was given them, or None inside `skip_pretrained`."
+    return None if _SKIP_PRETRAINED.get() else weights
+
 def _keys(ks, n=5): ks = sorted(ks); return ', '.join(ks[:n]) + (f', … ({len(ks)} in all)' if len(ks) > n else '')
 
 def load_weights(module:nn.Module,          # the module to fill
@@ -128,7 +144,7 @@ class ResNet18Image(ImageEncoder):
                 ):
         super().__init__()
         _resnet18_trunk(self, 3, layer4_stride)
-        self.out_channels, self.stride, self.ignored_keys = 512, 16 * layer4_stride, []
+        self.out_channels, self.stride, self.ignored_keys, weights = 512, 16 * layer4_stride, [], pretrained(weights)
         if weights is None: init_weights(self)
         elif isinstance(weights, str) and weights == 'imagenet':
             sd = torchvision.models.ResNet18_Weights.IMAGENET1K_V1.get_state_dict(progress=False)
@@ -149,7 +165,7 @@ class ResNet18Audio(Encoder):
                 ):
         super().__init__()
         _resnet18_trunk(self, 1, layer4_stride)
-        self.out_channels, self.pool, self.ignored_keys = 512, pool, []
+        self.out_channels, self.pool, self.ignored_keys, weights = 512, pool, [], pretrained(weights)
         if weights is None: init_weights(self)
         else: self.ignored_keys = load_weights(self, weights, prefix=prefix)
         if frozen: self.freeze()
@@ -201,7 +217,7 @@ def effnet_lite0(weights='imagenet' # 'imagenet': the packaged weights (offline)
                 ) -> nn.Module:
     "The whole EfficientNet-Lite0 classifier (1000 ImageNet classes), in eval mode; it expects TF-scaled input."
     from efficientnet_lite_pytorch import EfficientNet
-    net = EfficientNet.from_name('efficientnet-lite0', image_size=None)   # image_size=None: input-dependent "same" padding
+    net, weights = EfficientNet.from_name('efficientnet-lite0', image_size=None), pretrained(weights)   # image_size=None: input-dependent "same" padding
     if weights is None: init_weights(net)
     else: load_weights(net, effnet_lite0_file() if isinstance(weights, str) and weights == 'imagenet' else weights, ignore=())
     return net.eval()
@@ -229,7 +245,7 @@ class EffNetLite0(ImageEncoder):
         mean, std = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
         self.register_buffer('in_scale', std * 255 / 128, persistent=False)
         self.register_buffer('in_shift', (mean * 255 - 127) / 128, persistent=False)
-        self.ignored_keys = []
+        self.ignored_keys, weights = [], pretrained(weights)
         if weights is not None:
             beyond = ('_fc.',) + (('_conv_head.', '_bn1.') + tuple(f'_blocks.{i}.' for i in range(n, 16)) if out == 's16' else ())
             src = effnet_lite0_file() if isinstance(weights, str) and weights == 'imagenet' else weights
@@ -376,7 +392,7 @@ class _PANNs(Encoder):
     def _finish(self, weights, frozen):
         "Add `fc1` (after the trunk, as the originals), then load and freeze."
         self.fc1 = nn.Linear(2048, 2048)
-        if weights is not None: load_panns(self, weights)
+        if pretrained(weights) is not None: load_panns(self, weights)
         if frozen: self.freeze()
 
     def logmel(self, wave:torch.Tensor) -> torch.Tensor:
@@ -507,7 +523,7 @@ class DETR(Encoder):
         self.query_embed = nn.Embedding(queries, 256)
         self.transformer = _Transformer()
         self.class_embed, self.bbox_embed = nn.Linear(256, num_classes + 1), _MLP((256, 256, 256, 4))
-        if weights is not None:
+        if pretrained(weights) is not None:
             try: load_weights(self, read_state_dict(weights), ignore=())
             except DataError as e: raise DataError(weights, e.problem) from None
         self.freeze()
@@ -544,7 +560,7 @@ class DinoViTKeys(Encoder):
         self.vit = VisionTransformer(patch_size=16, embed_dim=384, depth=12, num_heads=6, mlp_ratio=4, qkv_bias=True,
                                      num_classes=0, dynamic_img_size=True)   # other sizes: positions interpolated, as DINO
         self.out_channels = 384
-        if weights is not None: load_dino(self.vit, weights)
+        if pretrained(weights) is not None: load_dino(self.vit, weights)
         self.freeze()
 
     @torch.no_grad()

@@ -16,7 +16,7 @@ from .report import evaluate, method_protocol
 
 # %% auto #0
 __all__ = ['ORDERS', 'AS_GIVEN', 'explain', 'protocol_ciou', 'sound_choices', 'object_box', 'in_box', 'wav_bytes', 'sample_order',
-           'checkpoints_in', 'gt_layers', 'HeatmapExplorer']
+           'checkpoints_in', 'gt_layers', 'HeatmapExplorer', 'VideoExplorer']
 
 # %% ../nbs/40_explorer.ipynb #x1000006
 @torch.no_grad()
@@ -356,3 +356,53 @@ class HeatmapExplorer(W.VBox):
         self.info.value = (f"sample {where} ({self.order.value}): #{i}, {_id(self.ds, i)}, sounding: {item['label'] or '?'}; "
                            f"sound: {self.sound.value}<br>" + '<br>'.join(parts) +
                            '<br><small>white: prediction at the threshold; dotted yellow: GT boxes; green: GT mask</small>')
+
+# %% ../nbs/40_explorer.ipynb #a1168073
+from .localize import localize_video, overlay, video_frames
+
+class VideoExplorer(W.VBox):
+    "A video with a trained run's heatmap on every frame: a frame slider with play, the map following the sound, the window it heard."
+    def __init__(self, video,                  # a video file
+                 model,                        # a checkpoint, a run folder, or `avl_nb.localize.load_localizer`'s result
+                 protocol:str='ezvsl-test',    # how maps are upsampled and scored
+                 window:float|None=None,       # audio window (s); None: the run's
+                 map_fps:float|None=None,      # maps per second (None: one per frame)
+                 width:int=480,                # picture width in pixels
+                 device=None,                  # where the model runs (None: a GPU if there is one)
+                 trusted:bool=False            # let a checkpoint name a method that is neither built in nor registered
+                ):
+        self.vh = vh = localize_video(video, model, protocol=protocol, window=window, map_fps=map_fps, device=device, trusted=trusted)
+        n, (W_, H_) = len(vh.times), vh.frame_size
+        self._frames = [f for f, _ in video_frames(vh.path)] if n * W_ * H_ * 3 <= 2 ** 28 else None   # small clips: decoded once
+        fps = n / max(vh.times[-1] - vh.times[0], 1e-3)
+        self.frame = W.IntSlider(value=0, min=0, max=n - 1, description='frame', layout=W.Layout(width='420px'))
+        self.play = W.Play(value=0, min=0, max=n - 1, interval=max(int(1000 / fps), 20), description='play')
+        W.jslink((self.play, 'value'), (self.frame, 'value'))
+        self.scale = W.ToggleButtons(options=['frame', 'clip'], value=vh.norm, description='scale',
+                                     tooltips=['each map from its own min to max (as the protocols)', 'one scale for the clip: quiet looks quiet'])
+        self.opacity = W.FloatSlider(value=0.6, min=0, max=1, step=0.05, description='opacity')
+        self.picture = W.Image(format='png', width=width)
+        self.heard = W.Audio(format='wav', autoplay=False, loop=False)
+        self.clip = W.Audio(value=wav_bytes(vh.wave, vh.inputs['sr']), format='wav', autoplay=False, loop=False)
+        self.info = W.HTML()
+        super().__init__([W.HBox([self.play, self.frame]), W.HBox([self.scale, self.opacity]), self.info, self.picture,
+                          W.HBox([W.Label('the window this map heard'), self.heard, W.Label('the whole clip'), self.clip])])
+        for w_ in (self.frame, self.scale, self.opacity): w_.observe(self._draw, names='value')
+        self._draw()
+
+    def image(self, i:int) -> np.ndarray:
+        "Frame `i` with its map drawn over it, as shown."
+        from avl_nb.prepare import read_frame
+        frame = self._frames[i] if self._frames is not None else read_frame(self.vh.path, float(self.vh.times[i]))[0]
+        return overlay(frame, self.vh.heat(i, self.scale.value), self.opacity.value, tuple(self.vh.peaks[i]))
+
+    def _draw(self, *_):
+        from PIL import Image
+        vh, i = self.vh, self.frame.value
+        buf = io.BytesIO(); Image.fromarray(self.image(i)).save(buf, 'PNG'); self.picture.value = buf.getvalue()
+        sr, w = vh.inputs['sr'], vh.inputs['seconds']
+        s = float(vh.heard[vh.map_of[i]] - vh.span[0]); k = int(round(s * sr))
+        self.heard.value = wav_bytes(vh.wave[k:k + int(round(w * sr))], sr)
+        x, y = vh.peaks[i]
+        self.info.value = (f'<b>{vh.path.name}</b> · frame {i + 1} of {len(vh.times)} at {vh.times[i] - vh.span[0]:.2f} s · '
+                           f'its map heard {s:.2f}–{s + w:.2f} s · peak at x={x:.0f}, y={y:.0f} px')

@@ -14,7 +14,7 @@ from .core import DataError, atomic_path
 
 # %% auto #0
 __all__ = ['KINDS', 'BROKEN', 'VIDEO_EXTS', 'drift_frame', 'write_video', 'render_scene_videos', 'probe_video', 'read_frame',
-           'read_audio', 'prepare_clip', 'PrepareReport', 'prepare_videos']
+           'read_frames', 'read_audio', 'prepare_clip', 'PrepareReport', 'prepare_videos', 'source_pairs']
 
 # %% ../nbs/03_prepare.ipynb #8bc9fec5
 KINDS = ('steady', 'low', 'vfr', 'switch', 'mkv')
@@ -63,9 +63,11 @@ def render_scene_videos(root,                 # a built scene set (`avl_nb.scene
                         broken=BROKEN,        # broken files added after them
                         n:int|None=None,      # at most this many scenes
                         repeat:int=2,         # the clip is the scene's audio this many times over (switch: once each)
+                        turns:int=0,          # > 0: instead, the scene's objects sound in turn, this many segments (a bank recording each)
+                        turn_seconds:float=1.0, # the length of one turn
                         seed:int=0
                        ) -> dict:             # id -> {'kind', 'path', 'seconds', 'sources': [(from s, object index)], 'scene'}
-    "Render a scene split as video files of several kinds (and a few broken ones); the manifest says what each holds."
+    "Render a scene split as video files of several kinds (and a few broken ones), with the scenes' Flickr-style boxes in `out/Annotations` and each clip's exact soundtrack in `out/soundtracks`; the manifest says what each holds."
     root, out = Path(root), Path(out); out.mkdir(parents=True, exist_ok=True)
     meta = json.loads((root / split / 'scenes.json').read_text()); sr = meta['sr']
     rng = np.random.default_rng(seed)
@@ -76,7 +78,10 @@ def render_scene_videos(root,                 # a built scene set (`avl_nb.scene
         img = np.asarray(Image.open(root / split / 'frames' / f'{sid}.jpg').convert('RGB'))
         own, _ = sf.read(root / split / 'audio' / f'{sid}.wav', dtype='float32')
         audio, sources = np.tile(own, repeat), [(0., sc['source'])]
-        if kind == 'switch':
+        if turns:                                                       # object k sounds in turn k, from the scene's source on
+            audio = _turns(root, sc, turns, int(round(turn_seconds * sr)), rng)
+            sources = [(j * turn_seconds, (sc['source'] + j) % len(sc['objects'])) for j in range(turns)]
+        elif kind == 'switch':
             other = next(i for i in range(len(sc['objects'])) if i != sc['source'])
             bank = sorted((root / 'bank' / sc['objects'][other]['class']).glob('*.wav'))
             rec, _ = sf.read(bank[int(rng.integers(len(bank)))], dtype='float32')
@@ -85,9 +90,23 @@ def render_scene_videos(root,                 # a built scene set (`avl_nb.scene
         times = _frame_times(kind, seconds, fps)
         vid = f'{kind}_{sid}'; path = out / f"{vid}.{'mkv' if kind == 'mkv' else 'mp4'}"
         write_video(path, [drift_frame(img, t) for t in times], times, audio, sr, fps)
-        manifest[vid] = dict(kind=kind, path=str(path), seconds=seconds, sources=sources, scene=sid)
+        with atomic_path(out / 'soundtracks' / f'{vid}.wav') as tmp: sf.write(tmp, audio, sr, subtype='FLOAT', format='WAV')
+        manifest[vid] = dict(kind=kind, path=str(path), seconds=seconds, sources=sources, scene=sid, soundtrack=str(out / 'soundtracks' / f'{vid}.wav'))
+        ann = root / split / 'Annotations' / f'{sid}.xml'                # the scene's boxes (224 grid) hold for its clip too
+        if ann.is_file():
+            with atomic_path(out / 'Annotations' / f'{vid}.xml') as tmp: tmp.write_bytes(ann.read_bytes())
     if broken: manifest.update(_broken_videos(root, split, out, ids[0], broken, meta['sr']))
     return manifest
+
+def _turns(root, sc, turns, n, rng) -> np.ndarray:
+    "A soundtrack in which the scene's objects sound in turn: `turns` segments of `n` samples, each cut from a recording of its object's class."
+    parts = []
+    for j in range(turns):
+        cls = sc['objects'][(sc['source'] + j) % len(sc['objects'])]['class']
+        bank = sorted((root / 'bank' / cls).glob('*.wav'))
+        rec, _ = sf.read(bank[int(rng.integers(len(bank)))], dtype='float32')
+        i = int(rng.integers(max(len(rec) - n, 0) + 1)); parts.append(np.resize(rec[i:i + n], n))
+    return np.concatenate(parts)
 
 def _broken_videos(root, split, out, sid, broken, sr):
     img = np.asarray(Image.open(root / split / 'frames' / f'{sid}.jpg').convert('RGB'))
@@ -146,13 +165,36 @@ def read_frame(path,        # a video file
             for f in c.decode(vs):
                 if f.pts is None: continue
                 ft = float(f.pts * f.time_base)
-                if best is None or abs(ft - t) < abs(best[1] - t): best = (f, ft)
+                if best is None or abs(ft - t) < abs(best[1] - t) - 1e-9: best = (f, ft)     # a tie keeps the earlier frame
                 if ft > t: break
         except av.error.FFmpegError as e: raise DataError(path, f'the video stream is damaged or cut short: {e.strerror}') from None
     if best is None: raise DataError(path, 'no frame could be decoded')
     frame, ft = best
     if t - ft > 1.0: raise DataError(path, f'truncated: the video stream ends at {ft:.2f} s, before {t:.2f} s')
     return frame.to_ndarray(format='rgb24'), ft
+
+def read_frames(path,    # a video file
+                times    # increasing times (s, container clock)
+               ) -> list: # [(frame (H, W, 3) uint8, its time)] nearest to each time, as `read_frame` gives them
+    "The frames nearest to many times in one decoding pass (what `read_frame` gives for each, without seeking each time)."
+    import av
+    times, got, prev = list(times), [], None
+    with _open(path) as c:
+        try:
+            for f in c.decode(c.streams.video[0]):
+                if f.pts is None: continue
+                cur = (f, float(f.pts * f.time_base))
+                while len(got) < len(times) and cur[1] >= times[len(got)]:
+                    t = times[len(got)]
+                    got.append(prev if prev is not None and t - prev[1] <= cur[1] - t + 1e-9 else cur)
+                if len(got) == len(times): break
+                prev = cur
+        except av.error.FFmpegError as e: raise DataError(path, f'the video stream is damaged or cut short: {e.strerror}') from None
+    if prev is None and not got: raise DataError(path, 'no frame could be decoded')
+    for t in times[len(got):]:
+        if t - prev[1] > 1.0: raise DataError(path, f'truncated: the video stream ends at {prev[1]:.2f} s, before {t:.2f} s')
+        got.append(prev)
+    return [(f.to_ndarray(format='rgb24'), ft) for f, ft in got]
 
 def read_audio(path,           # a video (or audio) file
                start:float,    # seconds on the container's clock
@@ -203,12 +245,16 @@ def prepare_clip(path,                    # a video file
         raise DataError(path, f'the video ends at {info["start"] + info["duration"]:.2f} s, before the clip ends ({t1:.2f} s)')
     if t1 - t0 < window - 1e-6: raise DataError(path, f'the clip lasts {t1 - t0:.2f} s, shorter than the {window} s window')
     times = [(t0 + t1) / 2] if fps is None else list(np.arange(t0 + window / 2, t1 - window / 2 + 1e-9, 1 / fps))
-    written = []
-    for t in times:
-        image, ft = read_frame(path, t)
+    if fps is None: pairs = [read_frame(path, times[0])]
+    else: pairs, sound = read_frames(path, times), read_audio(path, t0, t1 - t0, sr)   # many pairs: one pass each
+    written, n = [], int(round(window * sr))
+    for t, (image, ft) in zip(times, pairs):
         start = min(max(ft - window / 2, t0), t1 - window)
-        pid = vid if fps is None else f'{vid}_{int(round((t - t0) * 1000)):06d}'
-        _write_pair(out, pid, image, read_audio(path, start, window, sr), sr)
+        if fps is None: pid, audio = vid, read_audio(path, start, window, sr)
+        else:
+            i = min(int(round((start - t0) * sr)), len(sound) - n)
+            pid, audio = f'{vid}_{int(round((t - t0) * 1000)):06d}', sound[i:i + n]
+        _write_pair(out, pid, image, audio, sr)
         written.append(pid)
     return written
 
@@ -276,12 +322,17 @@ def prepare_videos(videos,                  # a folder of video files
                    fps:float|None=None,     # None: each clip's middle frame; a rate: a pair every 1/fps seconds
                    clip_seconds:float=10.,  # a CSV row in an uncut video: this many seconds from its start (VGG-Sound: 10)
                    workers:int=0,           # processes sharing the clips (0: this one)
-                   progress:bool=True       # a progress bar
+                   progress:bool=True,      # a progress bar
+                   annotations=None         # boxes of the clips: a folder of Flickr-SoundNet XML (`<id>.xml`) or a VGG-SS `.json`
                   ) -> PrepareReport:
     "Videos → `out/frames`, `out/audio`, per-split id lists, `skipped.json` and a data spec; resumable, every skip reported."
     videos, out = Path(videos), Path(out)
     if not videos.is_dir(): raise DataError(videos, 'not found' if not videos.exists() else 'not a folder of videos')
     if table is not None and ids is not None: raise ValueError('give a CSV (table) or an id list (ids), not both')
+    if annotations is not None:
+        annotations = Path(annotations)
+        if not annotations.exists(): raise DataError(annotations, 'annotations not found')
+        if fps is not None: raise ValueError('annotations are boxes of a clip\'s middle frame: leave fps unset to use them')
     clips = (_clips_from_csv(videos, Path(table), clip_seconds) if table is not None else
              _clips_from_ids(videos, Path(ids), split) if ids is not None else _clips_from_folder(videos, split))
     if not clips: raise DataError(videos, 'no videos found' + (f' ({", ".join(VIDEO_EXTS)})' if table is None and ids is None else ''))
@@ -296,7 +347,7 @@ def prepare_videos(videos,                  # a folder of video files
         if reason is not None: report.skipped[vid] = reason; continue
         with atomic_path(done_dir / f'{vid}.json') as tmp: tmp.write_text(json.dumps(pairs))
         report.written.setdefault(by_id[vid]['split'], []).extend(pairs)
-    report.spec = _write_metadata(out, clips, report)
+    report.spec = _write_metadata(out, clips, report, annotations)
     return report
 
 def _run(todo, out, window, sr, fps, workers, progress):
@@ -310,15 +361,65 @@ def _run(todo, out, window, sr, fps, workers, progress):
         for j in jobs: r = _prepare_one(j); bar.update(); yield r
     bar.close()
 
-def _write_metadata(out:Path, clips:list, report:PrepareReport) -> Path:
-    "Per-split id lists (in the clips' order), the skipped clips, labels, and the data spec."
+def _annotate(out:Path, annotations:Path, split:str, ids:list) -> str|None:
+    "Copy the boxes of `ids` into `out` (Flickr: `Annotations/<id>.xml`; VGG-SS: `vggss.json`); the split's style if every id has them."
+    if annotations.is_dir():
+        have = [i for i in ids if (annotations / f'{i}.xml').is_file()]
+        for i in have:
+            with atomic_path(out / 'Annotations' / f'{i}.xml') as tmp: tmp.write_bytes((annotations / f'{i}.xml').read_bytes())
+        style = 'flickr'
+    else:
+        from avl_nb.data import read_vggss_json
+        known = read_vggss_json(annotations); have = [i for i in ids if i in known]
+        if have:
+            with atomic_path(out / 'vggss.json') as tmp: tmp.write_bytes(annotations.read_bytes())
+        style = 'vggss'
+    if have and len(have) < len(ids):
+        warnings.warn(f'{annotations}: boxes for {len(have)} of the {len(ids)} {split!r} clips only; that split is left unannotated')
+    return style if have and len(have) == len(ids) else None
+
+def _write_metadata(out:Path, clips:list, report:PrepareReport, annotations:Path|None=None) -> Path:
+    "Per-split id lists (in the clips' order), the skipped clips, labels, boxes, and the data spec (merged with one already there)."
     meta = out / 'metadata'
     for split, pairs in report.written.items():
         with atomic_path(meta / f'{split}.txt') as tmp: tmp.write_text(''.join(f'{p}\n' for p in sorted(pairs)))
     with atomic_path(meta / 'skipped.json') as tmp: tmp.write_text(json.dumps(report.skipped, indent=1))
     if any('label' in c for c in clips):
         with atomic_path(meta / 'labels.csv') as tmp: tmp.write_text(''.join(f"{c['id']},{c['label']}\n" for c in clips))
-    spec = {s: {'root': '.', 'ids': f'metadata/{s}.txt'} for s in report.written if report.written[s]}
+    spec = {}
+    if (out / 'spec.json').is_file():                                   # an earlier call prepared other splits here: keep them
+        try: spec = json.loads((out / 'spec.json').read_text())
+        except json.JSONDecodeError: spec = {}
+    for s, pairs in report.written.items():
+        if not pairs: continue
+        spec[s] = {'root': '.', 'ids': f'metadata/{s}.txt'}
+        style = _annotate(out, annotations, s, sorted(pairs)) if annotations is not None else None
+        if style: spec[s]['annotations'] = style
     if 'train' not in spec: warnings.warn(f'{out}: no training split was prepared; the data spec cannot train a model')
     with atomic_path(out / 'spec.json') as tmp: tmp.write_text(json.dumps(spec, indent=1))
     return out / 'spec.json'
+
+# %% ../nbs/03_prepare.ipynb #e52cbae9
+def source_pairs(manifest:dict,          # from `render_scene_videos`
+                 root,                   # the scene set it rendered
+                 split:str,              # the scenes' split
+                 out,                    # the standard-layout folder to write
+                 window:float=3.0,       # as `prepare_videos`
+                 fps:float|None=None,    # as `prepare_videos`
+                 out_split:str='train'   # the split these pairs form in `out`'s data spec
+                ) -> Path:               # the data spec
+    "The pairs `prepare_videos` gives for rendered scene clips, made from the clips' sources (drawn frames, exact soundtracks) with no video."
+    root, out, ids = Path(root), Path(out), []
+    for vid, m in manifest.items():
+        if m.get('broken'): continue
+        sound, sr = sf.read(m['soundtrack'], dtype='float32'); n, secs = int(round(window * sr)), m['seconds']
+        img = np.asarray(Image.open(root / split / 'frames' / f"{m['scene']}.jpg").convert('RGB'))
+        drawn = np.array(_frame_times(m['kind'], secs, 9 if m['kind'] == 'low' else 25))
+        times = [secs / 2] if fps is None else list(np.arange(window / 2, secs - window / 2 + 1e-9, 1 / fps))
+        for t in times:
+            dist = np.abs(np.round(drawn * 1000) / 1000 - t)            # frame times as the files store them (ms)
+            ft = float(np.round(drawn[np.flatnonzero(dist <= dist.min() + 1e-9)[0]] * 1000) / 1000)   # a tie: the earlier, as `read_frame`
+            i = int(round(min(max(ft - window / 2, 0.), secs - window) * sr))
+            pid = vid if fps is None else f'{vid}_{int(round(t * 1000)):06d}'
+            _write_pair(out, pid, drift_frame(img, ft), sound[i:i + n], sr); ids.append(pid)
+    return _write_metadata(out, [], PrepareReport(written={out_split: ids}))

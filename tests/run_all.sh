@@ -22,5 +22,5 @@ echo "ok: library in sync with the notebooks"
 # with one torch thread each, or two notebooks would share two cores four ways (measured: a CPU-recipe training
 # takes 36 s on one thread, 23 s on two, and about three times as long oversubscribed). pytest runs after them, on its
 # own: run beside them, a two-process gloo test aborted once under the load (and the browser test needs the cores).
-OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 timeout "${NBDEV_TEST_TIMEOUT:-1800}" python tests/run_notebooks.py
+OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 timeout "${NBDEV_TEST_TIMEOUT:-2700}" python tests/run_notebooks.py
 python -m pytest tests "$@"
