@@ -19,8 +19,8 @@ from .checkpoint import load_checkpoint, method_from_checkpoint
 from .prepare import VIDEO_EXTS, _open, probe_video, read_audio
 
 # %% auto #0
-__all__ = ['model_inputs', 'run_checkpoint', 'load_localizer', 'window_starts', 'overlay', 'video_frames', 'VideoHeatmaps',
-           'localize_video', 'read_track', 'write_heatmap_video', 'key_frame_strip']
+__all__ = ['model_inputs', 'run_checkpoint', 'load_localizer', 'window_starts', 'overlay', 'video_frames', 'sound_end',
+           'VideoHeatmaps', 'localize_video', 'read_track', 'write_heatmap_video', 'key_frame_strip']
 
 # %% ../nbs/23_localize.ipynb #88a1d6b6
 def _scene_meta(data) -> dict|None:
@@ -117,6 +117,20 @@ def video_frames(path # a video file
                 if f.pts is not None: yield f.to_ndarray(format='rgb24'), float(f.pts * f.time_base)
         except av.error.FFmpegError as e: raise DataError(path, f'the video stream is damaged or cut short: {e.strerror}') from None
 
+def sound_end(path # a video file
+             ) -> float: # seconds, on the container's clock
+    "Where a file's sound track ends: its first sample's time plus its decoded length (the container's duration may be longer)."
+    import av
+    with _open(path) as c:
+        if not c.streams.audio: raise DataError(path, 'no audio stream')
+        st, first, n = c.streams.audio[0], None, 0
+        try:
+            for f in c.decode(st):
+                if first is None and f.pts is not None: first = float(f.pts * f.time_base)
+                n += f.samples
+        except av.error.FFmpegError as e: raise DataError(path, f'the audio stream is damaged or cut short: {e.strerror}') from None
+    return (first or 0.) + n / st.codec_context.sample_rate
+
 @dataclass
 class VideoHeatmaps:
     "What `localize_video` computed for one video: frame times, raw maps, peaks, and the files it wrote."
@@ -188,7 +202,7 @@ def localize_video(video,                   # a video file
     dev = torch.device(device) if device is not None else default_device()
     method.to(dev)
     info, path = probe_video(video), Path(video)
-    t0, t1 = info['start'], info['start'] + info['duration']
+    t0, t1 = info['start'], min(info['start'] + info['duration'], sound_end(path))   # a track may end before the picture
     if t1 - t0 < inputs['seconds'] - 1e-6:
         raise DataError(path, f"the clip lasts {t1 - t0:.2f} s, shorter than the model's {inputs['seconds']} s window")
     sr, n = inputs['sr'], int(round(inputs['seconds'] * inputs['sr']))
@@ -224,7 +238,7 @@ def localize_video(video,                   # a video file
         plt.close(key_frame_strip(vh, strip, n=key_frames, opacity=opacity))      # written, not shown
     return vh
 
-# %% ../nbs/23_localize.ipynb #94eed74b
+# %% ../nbs/23_localize.ipynb #731c9793
 def read_track(path # a video (or audio) file
               ) -> tuple: # ((channels, samples) float32, sample rate, the first sample's time in seconds)
     "A file's sound track at its own rate, mono or stereo as it is (more channels: mixed to stereo)."
@@ -277,7 +291,7 @@ def write_heatmap_video(vh:VideoHeatmaps, # from `localize_video`
     vh.video = out
     return out
 
-# %% ../nbs/23_localize.ipynb #731c9793
+# %% ../nbs/23_localize.ipynb #1e4ebf7e
 def key_frame_strip(vh:VideoHeatmaps,  # from `localize_video`
                     out=None,          # a .png to write; None: only the figure
                     times=None,        # key times (s, container clock); None: `n` evenly spread frames
