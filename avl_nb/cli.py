@@ -213,15 +213,15 @@ def _localize(a):
     if a.map_fps is not None: _number('--map-fps', a.map_fps, 0, lo_open=True)
     check_protocol(a.protocol)
     videos = _videos_named(a.videos)
-    method, inputs = load_localizer(a.ckpt, window=a.window, trusted=a.trust_code)
+    loaded = load_localizer(a.ckpt, window=a.window, trusted=a.trust_code)       # once, for every video
     out = Path(a.out); out.mkdir(parents=True, exist_ok=True)
     failed = []
     for v in videos:
         try:
             t = time.time()
-            vh = localize_video(v, method, out / f'{v.stem}_heatmap.mp4', out / f'{v.stem}_keyframes.png', a.protocol,
-                                inputs['seconds'], inputs['size'], a.norm, a.opacity, a.map_fps, a.key_frames, a.batch_size,
-                                a.device, progress=not a.quiet)
+            vh = localize_video(v, loaded, out / f'{v.stem}_heatmap.mp4', out / f'{v.stem}_keyframes.png', a.protocol,
+                                norm=a.norm, opacity=a.opacity, map_fps=a.map_fps, key_frames=a.key_frames,
+                                batch_size=a.batch_size, device=a.device, progress=not a.quiet)
             print(f'wrote {vh.video} and {vh.strip.name} ({len(vh.times)} frames, {len(vh.raw)} maps, {time.time() - t:.1f} s)')
         except DataError as e: failed.append(v); print(f'skipped {v}: {e.problem}')
     if failed: raise DataError(failed[0] if len(failed) == 1 else out, f'{len(failed)} of {len(videos)} videos could not be localised (listed above)')

@@ -4,7 +4,7 @@
 
 # %% ../nbs/23_localize.ipynb #2ebca2ea
 from __future__ import annotations
-import json, math, warnings
+import functools, json, math, warnings
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -16,11 +16,11 @@ from .maps import upsample, minmax, slavc_scores
 from .metrics import GRID
 from .report import method_protocol
 from .checkpoint import load_checkpoint, method_from_checkpoint
-from .prepare import VIDEO_EXTS, _open, probe_video, read_audio
+from .prepare import VIDEO_EXTS, _open, probe_video, read_audio, window_starts
 
 # %% auto #0
-__all__ = ['model_inputs', 'run_checkpoint', 'load_localizer', 'window_starts', 'overlay', 'video_frames', 'sound_end',
-           'VideoHeatmaps', 'localize_video', 'read_track', 'write_heatmap_video', 'key_frame_strip']
+__all__ = ['model_inputs', 'run_checkpoint', 'load_localizer', 'overlay', 'video_frames', 'sound_end', 'VideoHeatmaps',
+           'localize_video', 'read_track', 'write_heatmap_video', 'key_frame_strip']
 
 # %% ../nbs/23_localize.ipynb #88a1d6b6
 def _scene_meta(data) -> dict|None:
@@ -69,22 +69,11 @@ def load_localizer(model,                   # a checkpoint, a run folder, a trai
     m, meta = method_from_checkpoint(ckpt, trusted)
     return m, model_inputs(meta['config'], ckpt, window)
 
-# %% ../nbs/23_localize.ipynb #8f395f3f
-def window_starts(times,          # frame times (s)
-                  t0:float,       # where the sound starts (s)
-                  t1:float,       # where it ends
-                  window:float    # the model's window (s)
-                 ) -> np.ndarray: # the start of each frame's window
-    "Start of the window each frame hears: centred on the frame, moved inside [t0, t1]."
-    if t1 - t0 < window - 1e-6: raise ValueError(f'the sound lasts {t1 - t0:.2f} s, shorter than the {window} s window')
-    return np.clip(np.asarray(times, dtype=np.float64) - window / 2, t0, t1 - window)
-
 # %% ../nbs/23_localize.ipynb #c074805f
+@functools.cache
 def _jet() -> np.ndarray:
     import matplotlib
     return (matplotlib.colormaps['jet'](np.linspace(0, 1, 256))[:, :3] * 255).astype(np.float32)
-
-_LUT = None
 
 def overlay(frame:np.ndarray,        # (H, W, 3) uint8
             heat:np.ndarray,         # (H, W) in [0, 1]
@@ -92,12 +81,10 @@ def overlay(frame:np.ndarray,        # (H, W, 3) uint8
             peak:tuple|None=None     # (x, y) pixel to ring, or None
            ) -> np.ndarray:          # (H, W, 3) uint8
     "The frame with the map mixed in where it is high (weight = opacity × value²), and a ring at the peak."
-    global _LUT
-    if _LUT is None: _LUT = _jet()
     if frame.shape[:2] != heat.shape: raise ValueError(f'heat {heat.shape} and frame {frame.shape[:2]} differ in size')
     h = np.clip(heat, 0, 1).astype(np.float32)
     w = (h * h * opacity)[..., None]
-    out = frame.astype(np.float32) * (1 - w) + _LUT[(h * 255).astype(np.uint8)] * w
+    out = frame.astype(np.float32) * (1 - w) + _jet()[(h * 255).astype(np.uint8)] * w
     if peak is not None:
         H, W = h.shape; r = max(3., min(H, W) / 30)
         yy, xx = np.ogrid[:H, :W]; dist = np.hypot(xx - peak[0], yy - peak[1])

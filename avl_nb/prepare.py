@@ -14,7 +14,8 @@ from .core import DataError, atomic_path
 
 # %% auto #0
 __all__ = ['KINDS', 'BROKEN', 'VIDEO_EXTS', 'drift_frame', 'write_video', 'render_scene_videos', 'probe_video', 'read_frame',
-           'read_frames', 'read_audio', 'prepare_clip', 'PrepareReport', 'prepare_videos', 'source_pairs']
+           'read_frames', 'read_audio', 'window_starts', 'prepare_clip', 'PrepareReport', 'prepare_videos',
+           'source_pairs']
 
 # %% ../nbs/03_prepare.ipynb #8bc9fec5
 KINDS = ('steady', 'low', 'vfr', 'switch', 'mkv')
@@ -225,6 +226,16 @@ def read_audio(path,           # a video (or audio) file
     if got < start + seconds - 0.05: raise DataError(path, f'the audio ends at {got:.2f} s, before the window ends ({start + seconds:.2f} s)')
     return out
 
+# %% ../nbs/03_prepare.ipynb #7c06a198
+def window_starts(times,          # frame times (s)
+                  t0:float,       # where the sound starts (s)
+                  t1:float,       # where it ends
+                  window:float    # the model's window (s)
+                 ) -> np.ndarray: # the start of each frame's window
+    "Start of the window each frame hears: centred on the frame, moved inside [t0, t1]."
+    if t1 - t0 < window - 1e-6: raise ValueError(f'the sound lasts {t1 - t0:.2f} s, shorter than the {window} s window')
+    return np.clip(np.asarray(times, dtype=np.float64) - window / 2, t0, t1 - window)
+
 # %% ../nbs/03_prepare.ipynb #26b1042c
 def _write_pair(out:Path, pid:str, image:np.ndarray, audio:np.ndarray, sr:int):
     with atomic_path(out / 'frames' / f'{pid}.jpg') as tmp: Image.fromarray(image).save(tmp, 'JPEG', quality=95, subsampling=0)
@@ -249,7 +260,7 @@ def prepare_clip(path,                    # a video file
     else: pairs, sound = read_frames(path, times), read_audio(path, t0, t1 - t0, sr)   # many pairs: one pass each
     written, n = [], int(round(window * sr))
     for t, (image, ft) in zip(times, pairs):
-        start = min(max(ft - window / 2, t0), t1 - window)
+        start = float(window_starts([ft], t0, t1, window)[0])
         if fps is None: pid, audio = vid, read_audio(path, start, window, sr)
         else:
             i = min(int(round((start - t0) * sr)), len(sound) - n)
@@ -419,7 +430,7 @@ def source_pairs(manifest:dict,          # from `render_scene_videos`
         for t in times:
             dist = np.abs(np.round(drawn * 1000) / 1000 - t)            # frame times as the files store them (ms)
             ft = float(np.round(drawn[np.flatnonzero(dist <= dist.min() + 1e-9)[0]] * 1000) / 1000)   # a tie: the earlier, as `read_frame`
-            i = int(round(min(max(ft - window / 2, 0.), secs - window) * sr))
+            i = int(round(float(window_starts([ft], 0., secs, window)[0]) * sr))
             pid = vid if fps is None else f'{vid}_{int(round(t * 1000)):06d}'
             _write_pair(out, pid, drift_frame(img, ft), sound[i:i + n], sr); ids.append(pid)
     return _write_metadata(out, [], PrepareReport(written={out_split: ids}))
