@@ -4,6 +4,7 @@
 
 # %% ../nbs/06_maps.ipynb #0310e588
 from __future__ import annotations
+import functools
 import torch, torch.nn.functional as F
 from torch import Tensor
 
@@ -62,10 +63,49 @@ def _cv2_pass(x:Tensor, dim:int, n_out:int) -> Tensor:
         return ((x1 - x0).double() * w + x0.double()).float()   # rounding to float32, like a fused multiply-add
     return x0 + (x1 - x0) * w.to(x.dtype)
 
+def _torch_taps(n_in:int, n_out:int, align_corners:bool) -> tuple:
+    "The taps of torch's bilinear kernel along one axis, computed as it computes them (float32): indices i0, i1, weights w0, w1."
+    dst = torch.arange(n_out, dtype=torch.float32)
+    if align_corners:
+        src = dst * (torch.tensor(float(n_in - 1)) / (n_out - 1) if n_out > 1 else torch.tensor(0.))
+    else: src = ((dst + 0.5) * (torch.tensor(float(n_in)) / n_out) - 0.5).clamp(min=0)
+    i0 = src.floor().long().clamp(max=n_in - 1)
+    w1 = (src - i0).clamp(0, 1)
+    return i0, i0 + (i0 < n_in - 1).long(), 1 - w1, w1
+
+@functools.cache
+def _rows_plan(h:int, w:int, size:int, align_corners:bool) -> tuple:
+    "The width taps, and the blocks of output rows that blend the same two input rows: (first, end, i0, i1, w0, w1)."
+    hi0, hi1, hw0, hw1 = _torch_taps(h, size, align_corners)
+    cut = ((hi0[1:] != hi0[:-1]) | (hi1[1:] != hi1[:-1])).nonzero().flatten().add(1).tolist()
+    blocks = [(a, e, int(hi0[a]), int(hi1[a]), hw0[a:e, None], hw1[a:e, None]) for a, e in zip([0] + cut, cut + [size])]
+    return _torch_taps(w, size, align_corners), blocks
+
+def _bilinear_rows(maps:Tensor, align_corners:bool, size:int, out:Tensor|None=None) -> Tensor:
+    "torch's bilinear upsampling, done separably: a pass along the width on the small map, then two-row blends."
+    b, h, w = maps.shape
+    (wi0, wi1, ww0, ww1), blocks = _rows_plan(h, w, size, align_corners)
+    rows = torch.addcmul(maps.index_select(2, wi1) * ww1, maps.index_select(2, wi0), ww0)  # (B, h, size): x0·w0 + (x1·w1), fused
+    out = maps.new_empty(b, size, size) if out is None else out
+    for a, e, i0, i1, w0, w1 in blocks:                                            # output rows a..e-1 lie between rows i0, i1
+        torch.mul(rows[:, i1, None], w1, out=out[:, a:e]).addcmul_(rows[:, i0, None], w0)
+    return out
+
+_SAME_BITS = {}   # (h, w, size, align_corners) -> whether `_bilinear_rows` gives torch's bits on this machine
+
+def _rows_are_exact(h:int, w:int, size:int, align_corners:bool) -> bool:
+    key = (h, w, size, align_corners)
+    if key not in _SAME_BITS:
+        x = torch.randn(4, h, w, generator=torch.Generator().manual_seed(0)) * 7
+        ref = F.interpolate(x[:, None], size=(size, size), mode='bilinear', align_corners=align_corners)[:, 0]
+        _SAME_BITS[key] = torch.equal(_bilinear_rows(x, align_corners, size), ref)
+    return _SAME_BITS[key]
+
 def upsample(maps:Tensor, # maps (B, h, w) at feature resolution
              mode:str, # 'bilinear', 'bicubic' (torch `interpolate`) or 'cv2-linear' (OpenCV INTER_LINEAR, LVS)
              align_corners:bool|None=None, # required for 'bilinear'/'bicubic'; must stay None for 'cv2-linear'
-             size:int=224 # side of the output grid
+             size:int=224, # side of the output grid
+             out:Tensor|None=None # (B, size, size) to write into (saves a large allocation); not for 'cv2-linear'
             ) -> Tensor: # (B, size, size)
     "Interpolate maps to the `size`×`size` grid with one of the references' presets (see the table above)."
     if mode not in UPSAMPLE_MODES: raise ValueError(f'mode must be one of {UPSAMPLE_MODES}, not {mode!r}')
@@ -74,11 +114,20 @@ def upsample(maps:Tensor, # maps (B, h, w) at feature resolution
     if mode == 'cv2-linear':
         if align_corners is not None:
             raise ValueError("'cv2-linear' has half-pixel centres by definition; leave align_corners=None")
+        if out is not None: raise ValueError("out= is not supported for 'cv2-linear'")
         return _cv2_pass(_cv2_pass(maps, 2, size), 1, size)        # horizontal pass first, as OpenCV does
     if align_corners is None:
         raise ValueError(f"say align_corners=True or False for {mode!r}: the references differ on it "
                          "(EZ-VSL test: bilinear True; train-time validation: bicubic False; SLAVC test: bicubic True)")
-    return F.interpolate(maps[:, None], size=(size, size), mode=mode, align_corners=align_corners)[:, 0]
+    if out is not None and out.shape != (len(maps), size, size):
+        raise ValueError(f'out must be ({len(maps)}, {size}, {size}), got {tuple(out.shape)}')
+    if (mode == 'bilinear' and maps.device.type == 'cpu' and maps.dtype == torch.float32 and not maps.requires_grad
+            and _rows_are_exact(*maps.shape[1:], size, align_corners)):
+        return _bilinear_rows(maps, align_corners, size, out)
+    if out is None: return F.interpolate(maps[:, None], size=(size, size), mode=mode, align_corners=align_corners)[:, 0]
+    kernel = torch._C._nn.upsample_bilinear2d if mode == 'bilinear' else torch._C._nn.upsample_bicubic2d
+    return kernel(maps[:, None], (size, size), align_corners, None, None, out=out[:, None])[:, 0]
+
 
 # %% ../nbs/06_maps.ipynb #ca7de360
 def minmax(maps:Tensor, # maps (B, ...), one per sample

@@ -6,9 +6,9 @@ log-PSD both ways, checks they agree within 1e-4, then times both in this one ru
 change in the machine's load hits both alike, and prints the best and the median of `--repeat` runs of each and the
 ratio of the best times. On a machine with a GPU it also times `LogPSD` there (synchronised, data already on it).
 
-    .venv/bin/python benchmarks/bench_logpsd.py [--n 128] [--seconds 3] [--sr 16000] [--repeat 7] [--threads N]
+    .venv/bin/python benchmarks/bench_logpsd.py [--n 128] [--seconds 3] [--sr 16000] [--repeat 15] [--threads N]
 """
-import argparse, time
+import argparse, os, time
 
 import numpy as np, scipy.signal, torch
 
@@ -39,7 +39,7 @@ def main():
     ap.add_argument('--n', type=int, default=128, help='clips in the batch')
     ap.add_argument('--seconds', type=float, default=3.0, help='clip length, s (EZ-VSL family: 3)')
     ap.add_argument('--sr', type=int, default=16000, help='sample rate, Hz')
-    ap.add_argument('--repeat', type=int, default=7, help='timed repetitions of each')
+    ap.add_argument('--repeat', type=int, default=15, help='timed repetitions of each')
     ap.add_argument('--threads', type=int, default=None, help='torch CPU threads (default: torch\'s choice)')
     args = ap.parse_args()
     if args.threads: torch.set_num_threads(args.threads)
@@ -47,7 +47,9 @@ def main():
     x64 = np.random.default_rng(0).uniform(-1, 1, (args.n, int(args.sr * args.seconds)))
     x = torch.from_numpy(x64).float()
     lp = LogPSD(args.sr)
-    print(f'{args.n} clips of {args.seconds:g} s at {args.sr} Hz; torch {torch.__version__}, {torch.get_num_threads()} CPU threads')
+    cpu = next((l.split(':', 1)[1].strip() for l in open('/proc/cpuinfo') if l.startswith('model name')), '?') if os.path.exists('/proc/cpuinfo') else '?'
+    print(f'{args.n} clips of {args.seconds:g} s at {args.sr} Hz; {cpu}, {os.cpu_count()} cores; torch {torch.__version__}, '
+          f'{torch.get_num_threads()} CPU threads; best and median of {args.repeat}, in turns')
 
     ref = reference_loop(x64, args.sr)
     with torch.inference_mode():
@@ -58,7 +60,7 @@ def main():
         (ref_best, ref_med), (cpu_best, cpu_med) = alternate([lambda: reference_loop(x64, args.sr), lambda: lp(x)], args.repeat)
     print(f'scipy, per-clip loop (float64)  : best {ref_best * 1e3:7.1f} ms, median {ref_med * 1e3:7.1f} ms  ({ref_best / args.n * 1e3:.2f} ms per clip)')
     print(f'LogPSD, one batch, CPU (float32): best {cpu_best * 1e3:7.1f} ms, median {cpu_med * 1e3:7.1f} ms  ({cpu_best / args.n * 1e3:.2f} ms per clip)')
-    print(f'ratio scipy / LogPSD-CPU (best) : {ref_best / cpu_best:.2f}x')
+    print(f'ratio scipy / LogPSD-CPU        : {ref_best / cpu_best:.2f}x (best times), {ref_med / cpu_med:.2f}x (medians)')
 
     if torch.cuda.is_available():
         xd = x.cuda()
