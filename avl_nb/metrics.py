@@ -4,7 +4,7 @@
 
 # %% ../nbs/07_metrics.ipynb #9e8c57b3
 from __future__ import annotations
-import re, contextlib, threading
+import os, re, contextlib, threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace, fields
 import numpy as np, torch
@@ -362,7 +362,7 @@ def _level_counts(b:np.ndarray, # binary maps (B, N)
                 n=b.shape[1], fg=torch.from_numpy(fg))
 
 _THREAD = threading.local()    # each thread's `_Work`, kept from one `update` to the next
-_POOLS = {}                    # workers -> a thread pool, made once
+_POOLS = {}                    # (process, workers) -> a thread pool, made once (a forked child makes its own)
 
 def _work(n:int) -> _Work:
     "This thread's arrays, for chunks of `n` samples."
@@ -371,8 +371,9 @@ def _work(n:int) -> _Work:
     return w
 
 def _pool(workers:int) -> ThreadPoolExecutor:
-    if workers not in _POOLS: _POOLS[workers] = ThreadPoolExecutor(workers, thread_name_prefix='avl_nb-eval')
-    return _POOLS[workers]
+    key = (os.getpid(), workers)
+    if key not in _POOLS: _POOLS[key] = ThreadPoolExecutor(workers, thread_name_prefix='avl_nb-eval')
+    return _POOLS[key]
 
 @contextlib.contextmanager
 def _one_torch_thread():
