@@ -85,10 +85,7 @@ def _binarize(maps:Tensor, rule:str, inplace:bool=False, dtype=torch.bool, out:T
         if out is not None and keys is not None and inplace and maps.dtype == torch.float32 and maps.is_contiguous():
             return _median_cut_cpu(maps, rule, out, keys), maps
         p = minmax(maps, inplace=inplace)
-        if p.device.type == 'cpu' and p.dtype in (torch.float32, torch.float64):     # min-max output: every value >= +0
-            t = torch.from_numpy(_kth_smallest(p.flatten(1).numpy(), p[0].numel() // 2, nonneg=True))
-        else: t = median_value(p)
-        t, cmp = t.to(p.device)[:, None, None], (torch.ge if rule == '>=median' else torch.gt)
+        t, cmp = median_value(p).to(p.device)[:, None, None], (torch.ge if rule == '>=median' else torch.gt)
     else:
         m = _FIXED.match(rule) if isinstance(rule, str) else None
         if m is None: raise ValueError(f'unknown threshold rule {rule!r}; use one of {RULES}, e.g. "minmax>=0.5"')
@@ -326,12 +323,12 @@ def _popcount_rows(b:np.ndarray) -> np.ndarray:
 class _Work:
     "The arrays one thread reuses from chunk to chunk (on a virtual machine, fresh pages cost more than the arithmetic)."
     def __init__(self, n:int, size:int=224):
-        self.n, self.shape, self.grids = n, (n, size * size), {}
+        self.n, self.size, self.shape, self.grids = n, size, (n, size * size), {}
         self.keys = np.empty(self.shape, np.int32)
         self.bin, self.both, self.fg, self.full, self.half = (np.empty(self.shape, bool) for _ in range(5))
     def grid(self, n:int, dtype) -> Tensor:
         "A (n, size, size) tensor of `dtype` to upsample into."
-        if dtype not in self.grids: self.grids[dtype] = torch.empty(self.n, *(int(self.shape[1] ** 0.5),) * 2, dtype=dtype)
+        if dtype not in self.grids: self.grids[dtype] = torch.empty(self.n, self.size, self.size, dtype=dtype)
         return self.grids[dtype][:n]
 
 def _level_counts(b:np.ndarray, # binary maps (B, N)
@@ -409,7 +406,6 @@ class Evaluator:
         h, w = x.shape[-2:]
         if (h, w) == (GRID, GRID): return x
         if h < GRID and w < GRID:
-            if self.protocol.upsample == 'cv2-linear': out = None
             return upsample(x, self.protocol.upsample, self.protocol.align_corners, GRID, out=out)
         raise ValueError(f'{what} must be at feature resolution (both sides < {GRID}) or already on the '
                          f'{GRID}×{GRID} grid; got {h}×{w}')
@@ -484,8 +480,8 @@ class Evaluator:
     def _update_cpu(self, maps, gt, obj) -> dict:
         "Per-sample results on the CPU: small chunks that stay in the cache, shared among torch's number of threads."
         n, chunk = len(maps), self.chunk or 32
-        starts = range(0, n, chunk)
         if not n: return self._update_device(maps, gt, obj)
+        starts = range(0, n, chunk)
         workers = max(1, min(torch.get_num_threads(), len(starts)))
         parts, errors = {}, {}
         def run(j):

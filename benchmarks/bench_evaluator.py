@@ -86,7 +86,7 @@ def reference_code(path):
     return mod.Evaluator, mod.normalize_img
 
 
-def ours(maps, gts, batch, device='cpu'):
+def ours(maps, gts, batch):
     ev = Evaluator('ezvsl-test')
     for i in range(0, len(maps), batch): ev.update(maps[i:i + batch], gts[i:i + batch])
     return ev.results()['ciou'].numpy(), ev.summary()

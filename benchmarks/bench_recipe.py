@@ -41,8 +41,7 @@ def main():
     m = EZVSL(**CPU_ARGS).train()
     img, aud = batch['image'], batch['audio']
     feats_fresh = best(lambda: m.image.encoder(img), 3)                  # what the first epoch pays per batch
-    m.image(img)
-    feats = m.image(img)
+    m.image(img)                                                        # fill the cache
     t = dict(loader=best(lambda: collate_av([ds[i] for i in range(recipe.batch_size)]), 3),
              features_cached=best(lambda: m.image(img)))
     spec = m.spec(aud)
