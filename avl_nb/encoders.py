@@ -291,23 +291,28 @@ class FrozenFeatures(nn.Module):
     "Wrap a frozen encoder and cache its output per input image (by content): for CPU runs without image augmentation."
     def __init__(self, encoder:nn.Module,    # a frozen encoder
                  max_items:int=100_000,      # beyond this many images, compute without caching
-                 share:str|None=None         # a name: share the cache with every wrapper of that name in this process (same weights only!)
+                 share:str|None=None,        # a name: share the cache with every wrapper of that name in this process (same weights only!)
+                 chunk:int=32                # images are encoded in batches of exactly this many (zero-padded): see below
                 ):
         super().__init__()
-        self.encoder, self.max_items = encoder.requires_grad_(False).eval(), max_items
+        self.encoder, self.max_items, self.chunk = encoder.requires_grad_(False).eval(), max_items, chunk
         self.cache = {} if share is None else _SHARED_FEATURES.setdefault(share, {})
         self.out_channels, self.stride = getattr(encoder, 'out_channels', None), getattr(encoder, 'stride', None)
     def train(self, mode:bool=True): return super().train(False)     # the wrapped encoder stays in eval mode
+    def encode(self, x:torch.Tensor) -> torch.Tensor:
+        "The encoder on `x` in batches of exactly `chunk` images, the last one padded with zeros."
+        parts = []
+        for xs in x.split(self.chunk):
+            pad = self.chunk - len(xs)
+            parts.append(self.encoder(torch.cat([xs, xs.new_zeros(pad, *xs.shape[1:])]) if pad else xs)[:len(xs)])
+        return torch.cat(parts)
     @torch.no_grad()
     def forward(self, x:torch.Tensor) -> torch.Tensor:
         keys = [hash((str(x.device), tuple(t.shape), t.detach().cpu().numpy().tobytes())) for t in x]
         miss = [i for i, k in enumerate(keys) if k not in self.cache]
+        if miss and len(self.cache) + len(miss) > self.max_items: return self.encode(x)
         if miss:
-            xm = x[miss]
-            feats = self.encoder(xm) if len(miss) > 1 else self.encoder(torch.cat([xm, xm]))[:1]   # see below
-            for i, f in zip(miss, feats):
-                if len(self.cache) < self.max_items: self.cache[keys[i]] = f
-                else: return self.encoder(x)
+            for i, f in zip(miss, self.encode(x[miss])): self.cache[keys[i]] = f
         return torch.stack([self.cache[k] for k in keys])
 
 # %% ../nbs/05_encoders.ipynb #a55f2a88

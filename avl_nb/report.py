@@ -4,7 +4,7 @@
 
 # %% ../nbs/14_report.ipynb #r0000003
 from __future__ import annotations
-import torch, torch.nn as nn
+import math, torch, torch.nn as nn
 from .data import IMAGENET_MEAN, IMAGENET_STD
 from .maps import upsample, fuse_ogl, minmax
 from .metrics import Evaluator, PROTOCOLS, GRID
@@ -134,7 +134,7 @@ METRICS = ('ciou50', 'auc', 'mean_ciou', 'pointing')
 _HEAD = {'ciou50': 'cIoU@0.5', 'auc': 'AUC', 'mean_ciou': 'mean cIoU', 'pointing': 'pointing'}
 
 def mean_std(runs:list # tables of several runs: label -> summary (as `score_controls` returns)
-            ) -> dict:  # label -> metric -> (mean, std); std is the sample std (0 for one run)
+            ) -> dict:  # label -> metric -> (mean, std); std is the sample std (NaN for one run: no spread was measured)
     "Mean and standard deviation of every metric of every row over runs."
     if not runs: raise ValueError('no runs to average')
     labels = list(runs[0])
@@ -145,19 +145,19 @@ def mean_std(runs:list # tables of several runs: label -> summary (as `score_con
         out[k] = {}
         for m in METRICS:
             x = torch.tensor([float(r[k][m]) for r in runs], dtype=torch.float64)
-            out[k][m] = (x.mean().item(), x.std().item() if len(x) > 1 else 0.0)
+            out[k][m] = (x.mean().item(), x.std().item() if len(x) > 1 else math.nan)
     return out
 
 def results_table(rows:dict,    # label -> summary, or label -> metric -> (mean, std) from `mean_std`
                   title:str=''  # a first line
                  ) -> str:
-    "A fixed-width table of cIoU@0.5, AUC, mean cIoU and pointing per row."
+    "A fixed-width table of cIoU@0.5, AUC, mean cIoU and pointing per row; a row of one run shows no spread."
     width = max([len(k) for k in rows] + [10]) + 2
     spread = any(isinstance(v['auc'], (tuple, list)) for v in rows.values())
     cw = 16 if spread else 10
     lines = ([title] if title else []) + [f"{'':<{width}}" + ''.join(f'{_HEAD[m]:>{cw}}' for m in METRICS)]
     for k, v in rows.items():
-        cell = lambda x: f'{x[0]:.3f} ± {x[1]:.3f}' if isinstance(x, (tuple, list)) else f'{x:.3f}'
+        cell = lambda x: (f'{x[0]:.3f} ± {x[1]:.3f}' if not math.isnan(x[1]) else f'{x[0]:.3f}        ') if isinstance(x, (tuple, list)) else f'{x:.3f}'
         lines.append(f'{k:<{width}}' + ''.join(f'{cell(v[m]):>{cw}}' for m in METRICS))
     return '\n'.join(lines)
 

@@ -10,6 +10,11 @@ own test split (300 scenes, `ezvsl-test`). It prints each seed's numbers and the
 pairs) with their mean and standard error.
 
     .venv/bin/python benchmarks/study_video_training.py [--seeds 0,1,2,3,4,5,6,7] [--parallel 2] [--work DIR]
+                                                        [--record nbs/records/video_training_study.json]
+
+`--record` writes every run's numbers, with the torch version and the CPU kernels it ran on, to a JSON file: the
+`localize` notebook prints the study from it and checks that its own runs of seeds 0 and 1 reproduce the recorded
+numbers exactly (the engine is deterministic on one machine), so the record cannot go stale unnoticed.
 """
 import argparse, json, os, subprocess, sys
 from pathlib import Path
@@ -58,6 +63,7 @@ def main():
     ap.add_argument('--seeds', default='0,1,2,3,4,5,6,7')
     ap.add_argument('--parallel', type=int, default=2, help='processes at a time (each runs torch on one thread)')
     ap.add_argument('--work', default='outputs/study_video_training', help='videos, prepared folders')
+    ap.add_argument('--record', default=None, help='write the runs to this JSON file (the notebook reads it)')
     ap.add_argument('--child', default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
     work = Path(args.work)
@@ -71,6 +77,13 @@ def main():
     rows = [json.loads(l) for p in procs for l in p.communicate()[0].splitlines() if l.startswith('{')]
     if any(p.returncode for p in procs): raise SystemExit('a run failed')
     res = {(r['seed'], r['arm']): r for r in rows}
+    if args.record:
+        import torch, platform
+        Path(args.record).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.record).write_text(json.dumps(dict(
+            command='.venv/bin/python benchmarks/study_video_training.py ' + ' '.join(sys.argv[1:]),
+            torch=torch.__version__, cpu_capability=torch.backends.cpu.get_cpu_capability(), machine=platform.processor() or platform.machine(),
+            runs=sorted(rows, key=lambda r: (r['seed'], r['arm']))), indent=1) + '\n')
     print(f'{"seed":>4s}  {"videos":>20s}  {"pairs":>20s}   (pointing / AUC; shuffled-audio pointing)')
     for s in seeds:
         v, p = res[s, 'prepared'], res[s, 'sources']
