@@ -98,4 +98,8 @@ def main(names=(), record:bool=False, n_workers:int=2):
     print('Success.')
 
 if __name__ == '__main__':   # python tests/run_notebooks.py [--record] [notebook names, e.g. 00_core]: all by default
-    main([a for a in sys.argv[1:] if not a.startswith('--')], record='--record' in sys.argv)
+    # run from the module, not from `__main__`: a worker that has run a notebook has IPython's `__main__`, in which
+    # `test_nb` could not be found for its next notebook
+    sys.path.insert(0, str(Path(__file__).parent))
+    from run_notebooks import main as run
+    run([a for a in sys.argv[1:] if not a.startswith('--')], record='--record' in sys.argv)
