@@ -73,7 +73,7 @@ def test_nb(fn, skip_flags=(), basepath=None):
         cwd = os.getcwd(); os.chdir(fn.parent)
         try: shell.run_all(nb, exc_stop=True, preproc=skip)
         finally: os.chdir(cwd)
-    except Exception:
+    except BaseException:                                  # as nbdev: a cell's SystemExit is a failure too
         sys.stderr.write(shell.prettytb(fname=fn) + '\n')
         return False, time.time() - start, []
     print(f'- Completed {fn}', flush=True)
