@@ -15,6 +15,7 @@ number quoted from another notebook or a paper, is listed in an HTML comment of 
 stale: when a change moves a result, the run fails until the prose says the new number."""
 import json, os, re, sys, time
 from pathlib import Path
+from fastcore.foundation import working_directory
 from fastcore.parallel import parallel
 from execnb.shell import CaptureShell
 from nbdev.config import get_config
@@ -70,9 +71,7 @@ def test_nb(fn, skip_flags=(), basepath=None):
     start, shell = time.time(), CaptureShell(fn)
     print(f'Starting {fn}', flush=True)
     try:
-        cwd = os.getcwd(); os.chdir(fn.parent)
-        try: shell.run_all(nb, exc_stop=True, preproc=skip)
-        finally: os.chdir(cwd)
+        with working_directory(fn.parent): shell.run_all(nb, exc_stop=True, preproc=skip)
     except BaseException:                                  # as nbdev: a cell's SystemExit is a failure too
         sys.stderr.write(shell.prettytb(fname=fn) + '\n')
         return False, time.time() - start, []
