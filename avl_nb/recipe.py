@@ -10,7 +10,7 @@ from pathlib import Path
 import torch, torch.nn as nn
 from fastcore.basics import patch
 from torch.utils.data import DataLoader
-from .core import DataError, set_seed
+from .core import DataError, atomic_path, set_seed
 from .data import (AVDataset, SceneDataset, SemiSupervised, av_transform, collate_av, drop_leaks, labelled_subset,
                          open_set_split, pairs_from_folder)
 from .method import Method, make_method, resolve_method
@@ -22,7 +22,8 @@ from .report import evaluate, score_controls
 
 # %% auto #0
 __all__ = ['METRICS', 'OPEN_SET_METRICS', 'check_protocol', 'RunRecipe', 'check_data', 'make_datasets', 'recipe_from_config',
-           'recipe_from_checkpoint', 'evaluate_checkpoint', 'scene_recipe', 'scene_split', 'seed_study']
+           'recipe_from_checkpoint', 'evaluate_checkpoint', 'scene_recipe', 'scene_split', 'seed_study', 'record_study',
+           'recorded_study']
 
 # %% ../nbs/15_recipe.ipynb #0c184a47
 METRICS = ('ciou50', 'auc', 'mean_ciou', 'pointing', 'nsa')     # what `Evaluator.summary` gives every protocol
@@ -288,13 +289,13 @@ def seed_study(root,                      # a built scene set
                arms:dict,                 # name -> a function of no arguments that builds a fresh model (called after `set_seed`)
                seeds=(0, 1, 2),           # each arm trains once per seed: the same initial seed, draws and batch order
                splits=('test', 'test_heldout'), # the splits scored after training
-               ogl:bool|None=False,       # also the OGL rows (None: when a model has an object prior; see `score_controls`)
+               ogl:bool|None=None,        # also the object-prior and OGL rows (None: when a model has an object prior; see `score_controls`)
                protocols:tuple=('ezvsl-test',), # scoring protocols: the first under the split's name, others under 'split (protocol)'
                out=None,                  # a folder: run `k` of arm `a` logs to `out/<a>/seed<k>`; None: nothing written
                validate:bool=False,       # also score 'val' every epoch (for the logs under `out`; the study scores the last model)
                extra=None,                # a function of a trained model: its result is kept per arm and seed (e.g. another test set)
                **changes                  # `scene_recipe` settings: epochs, lr, batch_size, size, seconds, ...
-              ) -> dict:                  # 'scores': arm -> split -> [`score_controls` table per seed]; 'models': arm -> the first seed's model; 'extra': arm -> [per seed]
+              ) -> dict:                  # 'scores': arm -> split -> [`score_controls` table per seed]; 'models': arm -> the first seed's model; 'extra': arm -> [per seed]; 'settings'
     "Train several methods on one scene set with the same recipe and seeds; score every run against the controls."
     keys = [(sp, p, sp if k == 0 else f'{sp} ({p})') for sp in splits for k, p in enumerate(protocols)]
     scores, models, more = {a: {key: [] for _, _, key in keys} for a in arms}, {}, {a: [] for a in arms}
@@ -308,4 +309,77 @@ def seed_study(root,                      # a built scene set
             for sp, p, key in keys: scores[name][key].append(score_controls(model, tests[sp], p, ogl=ogl))
             if extra is not None: more[name].append(extra(model))
             models.setdefault(name, model)
-    return dict(scores=scores, models=models, **({'extra': more} if extra is not None else {}))
+    settings = dict(scenes=Path(root).name, arms=list(arms), seeds=list(seeds), splits=list(splits), ogl=ogl,
+                    protocols=list(protocols), validate=validate, extra=extra is not None, changes=changes)
+    return dict(scores=scores, models=models, settings=settings, **({'extra': more} if extra is not None else {}))
+
+# %% ../nbs/15_recipe.ipynb #a69f3203
+def _jsonable(x, where:str):
+    "`x` as plain JSON values (a float survives `json` exactly); an error naming the item for anything else."
+    if isinstance(x, dict): return {str(k): _jsonable(v, f'{where}[{k!r}]') for k, v in x.items()}
+    if isinstance(x, (list, tuple)): return [_jsonable(v, f'{where}[{i}]') for i, v in enumerate(x)]
+    if x is None or isinstance(x, (bool, int, float, str)): return x
+    raise TypeError(f'{where}: a {type(x).__name__} cannot be recorded; record plain numbers (e.g. `.item()`)')
+
+def _first_difference(a, b, where:str='') -> str|None:
+    "Where two JSON values first differ, and how (None: equal to the bit, NaN equal to NaN)."
+    if isinstance(a, dict) and isinstance(b, dict):
+        if list(a) != list(b): return f'{where}: keys {list(a)} vs {list(b)}'
+        return next((d for k in a if (d := _first_difference(a[k], b[k], f'{where}[{k!r}]'))), None)
+    if isinstance(a, list) and isinstance(b, list):
+        if len(a) != len(b): return f'{where}: {len(a)} vs {len(b)} items'
+        return next((d for i, (x, y) in enumerate(zip(a, b)) if (d := _first_difference(x, y, f'{where}[{i}]'))), None)
+    same = json.dumps(a) == json.dumps(b)            # floats compared by their exact repr; NaN == NaN
+    return None if same else f'{where}: {a!r} here, {b!r} recorded'
+
+def _platform() -> dict:
+    return dict(torch=torch.__version__, cpu_capability=torch.backends.cpu.get_cpu_capability(), threads=torch.get_num_threads())
+
+def record_study(study:dict,      # a `seed_study` result
+                 path,            # the JSON file to write (atomically)
+                 command:str=''   # how to record it again (shown where a machine cannot compare)
+                ) -> Path:
+    "Write a study's settings, every run's scores and extra results, and the torch, CPU kernels and threads that made them."
+    rec = _jsonable(dict(settings=study['settings'], scores=study['scores'], extra=study.get('extra'), **_platform(),
+                         command=command), 'study')
+    with atomic_path(path) as tmp: tmp.write_text(json.dumps(rec, indent=1) + '\n')
+    return Path(path)
+
+def recorded_study(path,                 # a file written by `record_study`
+                   check:dict|None=None, # a `seed_study` result of this session, on some of the record's seeds and arms
+                   rerun:tuple=(),       # or: arm names to train here, at the record's first seed (needs `root` and `arms`)
+                   root=None,            # the scene set (for `rerun`)
+                   arms:dict|None=None,  # name -> model builder, as given to `seed_study` (for `rerun`)
+                   extra=None            # the study's `extra` function (for `rerun`, if the study had one)
+                  ) -> dict:             # 'scores', 'extra', 'settings' from the record; 'models': the models trained here
+    "A recorded study, after checking that the runs made in this session reproduce their recorded numbers to the bit."
+    path = Path(path)
+    if not path.is_file(): raise DataError(path, 'no recorded study here: run the recording cell (`eval: false`) to make it')
+    rec = json.loads(path.read_text()); st = rec['settings']
+    if rerun:
+        if root is None or arms is None: raise ValueError('`rerun` needs the scene set `root` and the `arms` builders')
+        if Path(root).name != st['scenes']: raise ValueError(f"{path}: recorded on scene set {st['scenes']!r}, not {Path(root).name!r}")
+        check = seed_study(root, {a: arms[a] for a in rerun}, seeds=st['seeds'][:1], splits=st['splits'], ogl=st['ogl'],
+                           protocols=tuple(st['protocols']), validate=st['validate'], extra=extra, **st['changes'])
+    if check is None: raise ValueError('give the runs to compare: `check` (a study of this session) or `rerun`')
+    mine = _jsonable(check['settings'], 'settings')
+    for k in st:
+        if k not in ('arms', 'seeds') and mine.get(k) != st[k]:
+            raise AssertionError(f'{path}: the study here has {k}={mine.get(k)!r}, the record {k}={st[k]!r}')
+    for k in ('arms', 'seeds'):
+        if not set(mine[k]) <= set(st[k]): raise AssertionError(f'{path}: {k} {mine[k]} are not all in the record ({st[k]})')
+    runs = [(a, s) for a in mine['arms'] for s in mine['seeds']]
+    if {k: rec[k] for k in _platform()} != _platform():
+        print(f"{path.name}: recorded with torch {rec['torch']}, {rec['cpu_capability']} kernels, {rec['threads']} thread(s); "
+              f"this is {_platform()}: the runs made here are not compared. Record again with: {rec['command']}")
+    else:
+        for a in mine['arms']:
+            for i, s in enumerate(mine['seeds']):
+                j = st['seeds'].index(s)
+                here = {'scores': {k: v[i] for k, v in check['scores'][a].items()}}
+                there = {'scores': {k: v[j] for k, v in rec['scores'][a].items()}}
+                if st['extra']: here['extra'], there['extra'] = check['extra'][a][i], rec['extra'][a][j]
+                if d := _first_difference(_jsonable(here, 'run'), there, f'{a!r}, seed {s}'):
+                    raise AssertionError(f'{path}: the record is stale: {d}. Record it again with: {rec["command"]}')
+        print(f'{path.name}: ' + ', '.join(f'{a} (seed {s})' for a, s in runs) + ', trained here, equal the record to the bit')
+    return dict(scores=rec['scores'], extra=rec['extra'], settings=st, models=check['models'])

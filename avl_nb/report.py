@@ -4,7 +4,7 @@
 
 # %% ../nbs/14_report.ipynb #r0000003
 from __future__ import annotations
-import math, torch, torch.nn as nn
+import math, torch, torch.nn as nn, torch.nn.functional as F
 from .data import IMAGENET_MEAN, IMAGENET_STD
 from .maps import upsample, fuse_ogl, minmax
 from .metrics import Evaluator, PROTOCOLS, GRID
@@ -14,7 +14,7 @@ from torch.utils.data import DataLoader
 
 # %% auto #0
 __all__ = ['METRICS', 'map_temperature', 'method_protocol', 'evaluate', 'plot_log', 'fixed_map', 'score_controls', 'mean_std',
-           'results_table', 'arm_rows', 'denormalize', 'gallery']
+           'results_table', 'arm_rows', 'paired_differences', 'paired_table', 'denormalize', 'gallery', 'map_grid']
 
 # %% ../nbs/14_report.ipynb #90ad8320
 def map_temperature(method:nn.Module) -> float|None:
@@ -101,12 +101,13 @@ class _ShiftAudio:
 def score_controls(method:nn.Module,         # a trained method with `localize(image, audio)`
                    dl,                       # a loader of a test split: `image`, `audio`, `gt_map`
                    protocol:str='ezvsl-test',# an `Evaluator` preset
-                   ogl:bool|None=None,       # also score the object prior and AV+OGL; None: when the method has `object_prior`
+                   ogl:bool|None=None,       # also score the object prior and AV+OGL; None: when the method has `object_prior` and the protocol fuses one
                    name:str='AV',            # the label of the method's own rows
                    device=None               # default: the method's device
                   ) -> dict:                 # label -> `Evaluator.summary()`
     "Score `method` and the controls on the same samples: AV, shuffled audio, random and centre maps (and OGL rows)."
-    ogl = hasattr(method, 'object_prior') if ogl is None else ogl
+    has_prior = getattr(method, 'has_object_prior', hasattr(method, 'object_prior'))   # a `Method` says; other models by having one
+    ogl = has_prior and PROTOCOLS[protocol].ogl is not None if ogl is None else ogl
     if ogl and PROTOCOLS[protocol].ogl is None: raise ValueError(f'protocol {protocol!r} has no object-prior fusion')
     dev = device or next(method.parameters()).device
     labels = [name, 'shuffled audio'] + ([f'{name}+OGL', 'shuffled audio+OGL', 'object prior'] if ogl else []) + ['random map', 'centre map']
@@ -163,15 +164,51 @@ def results_table(rows:dict,    # label -> summary, or label -> metric -> (mean,
 
 def arm_rows(scores:dict,           # arm -> split -> [a `score_controls` table per seed] (`seed_study`'s 'scores')
              split:str,             # which split (or 'split (protocol)') to show
-             controls:tuple=('shuffled audio',) # control rows to put under each arm
-            ) -> dict:              # rows for `results_table`: each arm, then '  arm: control' lines
-    "The rows of a comparison: every arm's mean ± std over seeds, each followed by its own controls."
-    rows = {}
-    for arm, runs in scores.items():
-        t = mean_std(runs[split])
+             controls:tuple=('shuffled audio',), # control rows to put under each arm
+             fixed:tuple=('object prior', 'centre map', 'random map') # controls that need no audio: shown once, at the end
+            ) -> dict:              # rows for `results_table`: each arm, then '  arm: control' lines, then the fixed controls
+    """The rows of a comparison: every arm's mean ± std over seeds, each followed by its own controls, then the controls
+    that do not depend on the audio (a fixed map, the object prior) once, if every arm scored the same on them."""
+    rows, tables = {}, {arm: mean_std(runs[split]) for arm, runs in scores.items()}
+    for arm, t in tables.items():
         rows[arm] = t['AV']
         for c in controls: rows[f'  {arm}: {c}'] = t[c]
+    for c in fixed:
+        seen = [t[c] for t in tables.values() if c in t]
+        if c in controls or not seen: continue
+        if all({m: x[m][0] for m in METRICS} == {m: seen[0][m][0] for m in METRICS} for x in seen): rows[f'{c} (no audio)'] = {m: v[0] for m, v in seen[0].items()}   # the same every run: no spread to show
+        else: rows.update({f'  {arm}: {c}': t[c] for arm, t in tables.items() if c in t})   # differs between arms
     return rows
+
+def paired_differences(scores:dict,          # arm -> split -> [a `score_controls` table per seed], the same seeds for every arm
+                       split:str,            # which split (or 'split (protocol)')
+                       base:str,             # the arm the others are compared with, seed by seed
+                       metric:str='pointing',# one of `METRICS`
+                       row:str='AV'          # which row of the tables
+                      ) -> dict:             # arm -> (mean difference, its standard error, 95 % interval low, high)
+    "Each arm minus `base`, seed by seed: mean difference, standard error and Student-t 95 % interval."
+    from scipy.stats import t as student_t
+    value = lambda arm: torch.tensor([float(r[row][metric]) for r in scores[arm][split]], dtype=torch.float64)
+    b, out = value(base), {}
+    if len(b) < 2: raise ValueError(f'{base!r} has {len(b)} run(s): a paired difference needs two seeds or more')
+    for arm in scores:
+        if arm == base: continue
+        d = value(arm) - b if len(value(arm)) == len(b) else None
+        if d is None: raise ValueError(f'{arm!r} and {base!r} have different numbers of runs: pair them by seed')
+        m, se = d.mean().item(), (d.std() / len(d) ** 0.5).item()
+        h = student_t.ppf(0.975, len(d) - 1) * se
+        out[arm] = (m, se, m - h, m + h)
+    return out
+
+def paired_table(scores:dict, split:str, base:str, metrics:tuple=('pointing', 'auc'), title:str='') -> str:
+    "`paired_differences` for several metrics, with what each interval says: higher, lower, or no difference detected."
+    n = len(scores[base][split])
+    verdict = lambda lo, hi: 'higher' if lo > 0 else 'lower' if hi < 0 else f'no difference detected at {n} seeds'
+    lines = ([title] if title else []) + [f'each arm − {base!r}, paired by seed: mean ± SE [95 % interval]']
+    for m in metrics:
+        for arm, (d, se, lo, hi) in paired_differences(scores, split, base, m).items():
+            lines.append(f'  {_HEAD[m]:>9} {arm:<40} {d:+.3f} ± {se:.3f} [{lo:+.3f}, {hi:+.3f}]  {verdict(lo, hi)}')
+    return '\n'.join(lines)
 
 # %% ../nbs/14_report.ipynb #r0000016
 def denormalize(x:torch.Tensor # an ImageNet-normalised image (3, H, W), as the data transforms give it
@@ -226,3 +263,33 @@ def gallery(method:nn.Module,          # a trained method with `localize`
     fig.tight_layout()
     if path is not None: fig.savefig(path, dpi=90)
     return fig, cious
+
+# %% ../nbs/14_report.ipynb #6cd58656
+def map_grid(batch:dict,           # a collated batch: 'image' (B, 3, H, W), ImageNet-normalised; 'gt_map' and 'label' if there
+             maps:dict,            # column title -> (B, h, w) maps of the batch, at any resolution
+             idx=(0, 1, 2, 3),     # the samples shown, one per row
+             scale:dict|None=None, # column title -> False to draw on a fixed 0–1 scale (masks); default: min-max per sample
+             title:str='',         # the figure's title
+             size:float=2.3        # inches per panel
+            ):                     # the figure
+    "Each sample's frame, then each map over it (bilinear to the frame's size), the ground truth outlined in white."
+    import matplotlib.pyplot as plt
+    scale = scale or {}
+    fig, axs = plt.subplots(len(idx), 1 + len(maps), figsize=(size * (1 + len(maps)), size * len(idx)), squeeze=False)
+    for r, i in enumerate(idx):
+        img = denormalize(batch['image'][i].cpu()); hw = img.shape[:2]
+        gt = batch['gt_map'][i].float()[None, None] if 'gt_map' in batch else None
+        gt = F.interpolate(gt, size=hw, mode='nearest')[0, 0] if gt is not None else None
+        axs[r, 0].imshow(img); axs[r, 0].set_ylabel(str(batch['label'][i]) if 'label' in batch else f'sample {i}', fontsize=8)
+        for c, (name, m) in enumerate(maps.items(), 1):
+            m_ = F.interpolate(m[i].detach().float().cpu()[None, None], size=hw, mode='bilinear', align_corners=False)[0, 0]
+            if scale.get(name, True): m_ = minmax(m_[None])[0]
+            axs[r, c].imshow(img); axs[r, c].imshow(m_, cmap='jet', alpha=0.5, vmin=0, vmax=1)
+            if r == 0: axs[r, c].set_title(name, fontsize=8)
+        axs[r, 0].set_title('frame' if r == 0 else '', fontsize=8)
+        for ax in axs[r]:
+            if gt is not None: ax.contour(gt, [0.5], colors='white', linewidths=1.2)
+            ax.set_xticks([]); ax.set_yticks([])
+    if title: fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    return fig

@@ -55,12 +55,12 @@ def test_log_psd_matches_scipy(sr, seconds):
 
 
 def test_log_psd_reference_frame_counts():
-    "refs_core §3.1 / §4.1: T = 200 for 3 s and 671 for 10 s at 16 kHz; 137/276 (3 s) and 462/925 (10 s) at 11.025/22.05 kHz."
+    "Frame counts of scipy.signal.spectrogram(nperseg=512, noverlap=274), the frontend of LVS (10 s, https://github.com/hche11/Localizing-Visual-Sounds-the-Hard-Way) and EZ-VSL (3 s, https://github.com/stoneMo/EZ-VSL): T = 200 for 3 s and 671 for 10 s at 16 kHz; 137/276 (3 s) and 462/925 (10 s) at 11.025/22.05 kHz."
     assert log_psd(torch.zeros(2, 48000), 16000).shape == (2, 257, 200)
     assert log_psd(torch.zeros(1, 160000), 16000).shape == (1, 257, 671)
     assert [LogPSD(sr).n_frames(3 * sr) for sr in (11025, 22050)] == [137, 276]
     assert [LogPSD(sr).n_frames(10 * sr) for sr in (11025, 22050)] == [462, 925]
-    assert LogPSD(44100).n_frames(3 * 44100) == 554          # AVKD's (1, 257, 554), refs_seeds §4.4
+    assert LogPSD(44100).n_frames(3 * 44100) == 554          # the (1, 257, 554) input AVKD's training loader expects (its datasets.py)
 
 
 def test_log_psd_frequency_axis_and_floor():
@@ -224,7 +224,7 @@ def test_mask_axes_correct():
 
 
 def test_mask_axes_fnac():
-    "FNAC: the frequency start is drawn from 0…T−1, the time start from 0…F−1 (refs_core §6.1)."
+    "FNAC's masks (https://github.com/OpenNLPLab/FNAC_AVL, datasets.py): the frequency start is drawn from 0…T−1, the time start from 0…F−1."
     rows, cols = SpecMask(axes='fnac', seed=0).draw(5000, 257, 200)
     assert not rows[:, 208:].any() and rows[:, 200:208].any()    # start ≤ T−1 = 199, width ≤ 9: rows ≤ 207
     noop = (~cols.any(1)).float().mean().item()

@@ -9,7 +9,7 @@ from avl_nb.report import score_controls
 from avl_nb.train import load_checkpoint
 
 def det(shape, off):
-    "The reference study's RNG-free inputs: sin(0.7311 * i + off) over the flat index i (refs_seeds §4.9)."
+    "RNG-free inputs, sin(0.7311 * i + off) over the flat index i; the value below is what the released max_xmil loss (https://github.com/stoneMo/EZ-VSL, model.py) gives on them in float64."
     n = int(torch.tensor(shape).prod())
     return torch.sin(torch.arange(n, dtype=torch.float64) * 0.7311 + off).reshape(shape)
 

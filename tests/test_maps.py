@@ -67,7 +67,7 @@ def test_upsample_knobs_are_explicit():
     assert upsample(m, 'bicubic', True).shape == (2, 224, 224)
 
 def test_presets_flip_pixels():
-    "refs_core.md §7.3-1: ~16% of median labels flip between bilinear align_corners True and False on random 7x7 maps."
+    "The code bases upsample differently (EZ-VSL's test.py: bilinear, align_corners=True; their train.py validations: align_corners=False; https://github.com/stoneMo/EZ-VSL): on random 7x7 maps the switch flips the median-rule label of ~16% of pixels."
     raw = torch.rand(100, 7, 7, generator=torch.Generator().manual_seed(11))
     def cut(u): return u >= u.flatten(1).kthvalue(25089, dim=1).values[:, None, None]
     flips = (cut(upsample(raw, 'bilinear', True)) != cut(upsample(raw, 'bilinear', False))).float().mean((1, 2))

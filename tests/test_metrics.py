@@ -10,9 +10,9 @@ from avl_nb.metrics import (GRID, AUC_THRESHOLDS, PROTOCOLS, Protocol, Evaluator
                             open_set_f1, open_set_stats)
 
 
-# ---------------------------------------------------------------- golden inputs (refs_seeds.md §7)
+# ---------------------------------------------------------------- golden inputs (values measured with the released evaluators)
 def det(shape, off, scale=1.0, dtype=torch.float32):
-    "RNG-free generator of refs_seeds.md §7, run in `dtype` (the reference values were made in float32)."
+    "RNG-free inputs, sin(0.7311 * i + off), run in `dtype`; the golden values below were printed by the released evaluators (https://github.com/stoneMo/EZ-VSL utils.py, https://github.com/Tahy1/AVIN utils.py) on them in float32."
     n = int(np.prod(shape))
     return scale * torch.sin(torch.arange(n, dtype=dtype) * 0.7311 + off).reshape(shape)
 
@@ -163,7 +163,7 @@ def test_open_set_degenerate():
     assert p.item() == 1.0 and r.item() == 1.0                        # no positives, nothing detected
 
 def _loop_pr(cious, conf, neg, thr, iou_thr=0.5):
-    "The precision/recall table of refs_core.md §5.4, one sample at a time."
+    "The precision/recall counting of SLAVC's open-set evaluator (https://github.com/stoneMo/SLAVC, utils.py), one sample at a time."
     tp = fp = fn = 0
     for c, s, n in zip(cious, conf, neg):
         if n:
