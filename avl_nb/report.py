@@ -173,11 +173,13 @@ def arm_rows(scores:dict,           # arm -> split -> [a `score_controls` table 
     for arm, t in tables.items():
         rows[arm] = t['AV']
         for c in controls: rows[f'  {arm}: {c}'] = t[c]
+    means = lambda row: {m: v[0] for m, v in row.items()}
     for c in fixed:
-        seen = [t[c] for t in tables.values() if c in t]
+        seen = {arm: t[c] for arm, t in tables.items() if c in t}
         if c in controls or not seen: continue
-        if all({m: x[m][0] for m in METRICS} == {m: seen[0][m][0] for m in METRICS} for x in seen): rows[f'{c} (no audio)'] = {m: v[0] for m, v in seen[0].items()}   # the same every run: no spread to show
-        else: rows.update({f'  {arm}: {c}': t[c] for arm, t in tables.items() if c in t})   # differs between arms
+        first = means(next(iter(seen.values())))
+        if all(means(x) == first for x in seen.values()): rows[f'{c} (no audio)'] = first   # the same for every arm: once, no spread
+        else: rows.update({f'  {arm}: {c}': x for arm, x in seen.items()})                # differs between arms
     return rows
 
 def paired_differences(scores:dict,          # arm -> split -> [a `score_controls` table per seed], the same seeds for every arm
@@ -193,8 +195,9 @@ def paired_differences(scores:dict,          # arm -> split -> [a `score_control
     if len(b) < 2: raise ValueError(f'{base!r} has {len(b)} run(s): a paired difference needs two seeds or more')
     for arm in scores:
         if arm == base: continue
-        d = value(arm) - b if len(value(arm)) == len(b) else None
-        if d is None: raise ValueError(f'{arm!r} and {base!r} have different numbers of runs: pair them by seed')
+        x = value(arm)
+        if len(x) != len(b): raise ValueError(f'{arm!r} and {base!r} have different numbers of runs: pair them by seed')
+        d = x - b
         m, se = d.mean().item(), (d.std() / len(d) ** 0.5).item()
         h = student_t.ppf(0.975, len(d) - 1) * se
         out[arm] = (m, se, m - h, m + h)

@@ -6,7 +6,7 @@ cells included, and stops after the last of them: so the seeds the tests re-run 
 in CI. It writes nothing but the records; the notebook prints its tables from them the next time it runs.
 
     python benchmarks/record_studies.py nbs/21_avkd.ipynb [nbs/18_slavc.ipynb ...]    # one process each, two at a time
-    python benchmarks/record_studies.py nbs/19_fnac.ipynb --only 122d8e12             # one recording cell (its id)
+    python benchmarks/record_studies.py nbs/19_fnac.ipynb --only CELL_ID              # only that recording cell
 """
 import os, sys
 os.environ.update(OMP_NUM_THREADS='1', MKL_NUM_THREADS='1')      # as the notebook tests run: the bits depend on it
