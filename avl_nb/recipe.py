@@ -22,8 +22,8 @@ from .report import evaluate, score_controls
 
 # %% auto #0
 __all__ = ['METRICS', 'OPEN_SET_METRICS', 'check_protocol', 'RunRecipe', 'check_data', 'make_datasets', 'recipe_from_config',
-           'recipe_from_checkpoint', 'evaluate_checkpoint', 'scene_recipe', 'scene_split', 'seed_study', 'record_study',
-           'recorded_study']
+           'recipe_from_checkpoint', 'evaluate_checkpoint', 'scene_recipe', 'scene_split', 'seed_study',
+           'trained_study', 'record_study', 'recorded_study']
 
 # %% ../nbs/15_recipe.ipynb #0c184a47
 METRICS = ('ciou50', 'auc', 'mean_ciou', 'pointing', 'nsa')     # what `Evaluator.summary` gives every protocol
@@ -297,21 +297,43 @@ def seed_study(root,                      # a built scene set
                **changes                  # `scene_recipe` settings: epochs, lr, batch_size, size, seconds, ...
               ) -> dict:                  # 'scores': arm -> split -> [`score_controls` table per seed]; 'models': arm -> the first seed's model; 'extra': arm -> [per seed]; 'settings'
     "Train several methods on one scene set with the same recipe and seeds; score every run against the controls."
-    keys = [(sp, p, sp if k == 0 else f'{sp} ({p})') for sp in splits for k, p in enumerate(protocols)]
-    scores, models, more = {a: {key: [] for _, _, key in keys} for a in arms}, {}, {a: [] for a in arms}
     recipe = scene_recipe(root, validate=validate, **changes)
-    tests = {sp: DataLoader(ds, batch_size=100, collate_fn=collate_av) for sp, ds in recipe.datasets(splits).items()}
+    score = _scorer(recipe, splits, protocols, ogl)
+    scores, models, more = {a: {} for a in arms}, {}, {a: [] for a in arms}
     for seed in seeds:
         for name, build in arms.items():
             set_seed(seed); model = build()
             run = None if out is None else Path(out) / re.sub(r'[^A-Za-z0-9_.-]+', '_', name) / f'seed{seed}'
             replace(recipe, seed=seed).run(run, method=model, resume=None, progress=False)
-            for sp, p, key in keys: scores[name][key].append(score_controls(model, tests[sp], p, ogl=ogl))
+            for key, table in score(model).items(): scores[name].setdefault(key, []).append(table)
             if extra is not None: more[name].append(extra(model))
             models.setdefault(name, model)
     settings = dict(scenes=Path(root).name, arms=list(arms), seeds=list(seeds), splits=list(splits), ogl=ogl,
                     protocols=list(protocols), validate=validate, extra=extra is not None, changes=changes)
     return dict(scores=scores, models=models, settings=settings, **({'extra': more} if extra is not None else {}))
+
+def _scorer(recipe, splits, protocols, ogl):
+    "A function of a trained model: its `score_controls` table per split and protocol, keyed as `seed_study` keys them."
+    keys = [(sp, p, sp if k == 0 else f'{sp} ({p})') for sp in splits for k, p in enumerate(protocols)]
+    tests = {sp: DataLoader(ds, batch_size=100, collate_fn=collate_av) for sp, ds in recipe.datasets(splits).items()}
+    return lambda model: {key: score_controls(model, tests[sp], p, ogl=ogl) for sp, p, key in keys}
+
+def trained_study(root,                    # the scene set the models were trained on
+                  models:dict,             # arm name -> a model trained with the recipe (`scene_recipe(root, seed=seed, **changes)`)
+                  seed:int=0,              # the seed they were trained with
+                  splits=('test', 'test_heldout'), ogl:bool|None=None, protocols:tuple=('ezvsl-test',),
+                  validate:bool=False,     # as in the study to compare with (scoring 'val' per epoch changes nothing in training)
+                  extra=None,              # as in `seed_study`
+                  **changes                # the `scene_recipe` settings they were trained with
+                 ) -> dict:                # as `seed_study` returns, for the one seed
+    "`seed_study`'s result for models a notebook has already trained at one seed: a `check` for `recorded_study` without training again."
+    if not models: raise ValueError('no models to score')
+    score = _scorer(scene_recipe(root, validate=validate, **changes), splits, protocols, ogl)
+    scores = {a: {key: [table] for key, table in score(m).items()} for a, m in models.items()}
+    settings = dict(scenes=Path(root).name, arms=list(models), seeds=[seed], splits=list(splits), ogl=ogl,
+                    protocols=list(protocols), validate=validate, extra=extra is not None, changes=changes)
+    more = {'extra': {a: [extra(m)] for a, m in models.items()}} if extra is not None else {}
+    return dict(scores=scores, models=dict(models), settings=settings, **more)
 
 # %% ../nbs/15_recipe.ipynb #a69f3203
 def _jsonable(x, where:str):

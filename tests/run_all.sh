@@ -23,4 +23,4 @@ echo "ok: library in sync with the notebooks"
 # takes 36 s on one thread, 23 s on two, and about three times as long oversubscribed). pytest runs after them, on its
 # own: run beside them, a two-process gloo test aborted once under the load (and the browser test needs the cores).
 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 timeout "${NBDEV_TEST_TIMEOUT:-2700}" python tests/run_notebooks.py
-python -m pytest tests "$@"
+python -m pytest tests --durations=15 "$@"      # the slowest tests named, for the CI time budget

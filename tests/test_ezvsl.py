@@ -74,3 +74,23 @@ def test_validation_changes_nothing_in_training(tmp_path):
             states.append(m.state_dict())
             assert ('valid_pointing' in learn.history[-1]) == validate
         for k in states[0]: assert torch.equal(states[0][k], states[1][k]), k
+
+def test_a_notebooks_own_run_checks_a_record_as_a_seed_study_run_would(tmp_path):
+    "`trained_study` scores a model trained outside `seed_study` (with per-epoch validation) exactly as `seed_study` scores its run of the same seed, so `recorded_study` can check a record against it; a model of another seed fails the check."
+    from avl_nb.scenes import build_scenes
+    from avl_nb.methods.ezvsl import train_on_scenes
+    from avl_nb.recipe import seed_study, trained_study, record_study, recorded_study
+    from avl_nb.core import set_seed
+    root = build_scenes(tmp_path / 'scenes', ['violin', 'trumpet', 'drum_kit'], size=64, n_train=32, n_val=8, n_test=8, seconds=1.0)
+    recipe = dict(epochs=2, batch_size=8, size=64)
+    study = seed_study(root, {'EZ-VSL': lambda: EZVSL(**CPU_ARGS)}, seeds=(0, 1), splits=('test',), ogl=False, **recipe)
+    rec = record_study(study, tmp_path / 'study.json')
+    own = {}
+    for seed in (0, 1):
+        set_seed(seed); own[seed] = EZVSL(**CPU_ARGS)
+        train_on_scenes(root, seed=seed, method=own[seed], validate=True, **recipe)
+    here = trained_study(root, {'EZ-VSL': own[0]}, splits=('test',), ogl=False, **recipe)
+    assert here['scores']['EZ-VSL']['test'][0] == study['scores']['EZ-VSL']['test'][0]
+    recorded_study(rec, check=here)                                          # passes: equal to the bit
+    wrong = trained_study(root, {'EZ-VSL': own[1]}, splits=('test',), ogl=False, **recipe)     # seed 1's model called seed 0
+    with pytest.raises(AssertionError, match='stale'): recorded_study(rec, check=wrong)

@@ -4,7 +4,7 @@
 
 # %% ../../nbs/16_ezvsl.ipynb #272fc95d
 from __future__ import annotations
-import torch, torch.nn as nn, torch.nn.functional as F
+import hashlib, torch, torch.nn as nn, torch.nn.functional as F
 from ..audio import LogPSD
 from ..encoders import (image_encoder as build_image_encoder, image_branch, ResNet18Audio, ScaledLogMel, SmallAudioCNN,
                              MapProjection, VecProjection)
@@ -37,6 +37,8 @@ def ezvsl_loss(img:torch.Tensor, # visual maps (B, C, h, w), L2-normalised over 
     return F.cross_entropy(logits, y) + F.cross_entropy(logits.T, y)
 
 # %% ../../nbs/16_ezvsl.ipynb #5fe6cfff
+_OBJECT_PRIORS = {}   # (object encoder, weights, size, batch shape, batch content) -> prior: see `EZVSL.object_prior`
+
 class EZVSL(Method):
     "EZ-VSL: image map and audio embedding trained with the multiple-instance contrastive loss; OGL at test time."
     def __init__(self,
@@ -95,9 +97,18 @@ class EZVSL(Method):
     @torch.no_grad()
     def object_prior(self, image:torch.Tensor) -> torch.Tensor:
         "OGL's object prior `mean_c |features|` of the frozen ImageNet encoder, `(B, h', w')` at its own resolution."
-        if self.obj_size and image.shape[-2:] != (self.obj_size, self.obj_size):
-            image = F.interpolate(image, size=(self.obj_size, self.obj_size), mode='bilinear', align_corners=False, antialias=True)
-        return _object_prior(self._obj_encoder(image.device)(image))
+        key = None
+        if image.device.type == 'cpu':                               # the frozen encoder does not learn: on a CPU, remember
+            key = (self.obj_spec, self.obj_size, image.dtype, tuple(image.shape), hashlib.blake2b(image.numpy().tobytes()).digest())
+            if key in _OBJECT_PRIORS: return _OBJECT_PRIORS[key].clone()
+        x = image
+        if self.obj_size and x.shape[-2:] != (self.obj_size, self.obj_size):
+            x = F.interpolate(x, size=(self.obj_size, self.obj_size), mode='bilinear', align_corners=False, antialias=True)
+        prior = _object_prior(self._obj_encoder(x.device)(x))
+        if key is not None:
+            if len(_OBJECT_PRIORS) >= 4096: _OBJECT_PRIORS.pop(next(iter(_OBJECT_PRIORS)))   # oldest first
+            _OBJECT_PRIORS[key] = prior.clone()
+        return prior
 
     @torch.no_grad()
     def localize_ogl(self, image:torch.Tensor, audio:torch.Tensor,
