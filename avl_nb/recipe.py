@@ -308,9 +308,13 @@ def seed_study(root,                      # a built scene set
             for key, table in score(model).items(): scores[name].setdefault(key, []).append(table)
             if extra is not None: more[name].append(extra(model))
             models.setdefault(name, model)
-    settings = dict(scenes=Path(root).name, arms=list(arms), seeds=list(seeds), splits=list(splits), ogl=ogl,
-                    protocols=list(protocols), validate=validate, extra=extra is not None, changes=changes)
+    settings = _settings(root, arms, seeds, splits, ogl, protocols, validate, extra, changes)
     return dict(scores=scores, models=models, settings=settings, **({'extra': more} if extra is not None else {}))
+
+def _settings(root, arms, seeds, splits, ogl, protocols, validate, extra, changes) -> dict:
+    "What a study was: the settings `record_study` keeps and `recorded_study` compares."
+    return dict(scenes=Path(root).name, arms=list(arms), seeds=list(seeds), splits=list(splits), ogl=ogl,
+                protocols=list(protocols), validate=validate, extra=extra is not None, changes=changes)
 
 def _scorer(recipe, splits, protocols, ogl):
     "A function of a trained model: its `score_controls` table per split and protocol, keyed as `seed_study` keys them."
@@ -330,8 +334,7 @@ def trained_study(root,                    # the scene set the models were train
     if not models: raise ValueError('no models to score')
     score = _scorer(scene_recipe(root, validate=validate, **changes), splits, protocols, ogl)
     scores = {a: {key: [table] for key, table in score(m).items()} for a, m in models.items()}
-    settings = dict(scenes=Path(root).name, arms=list(models), seeds=[seed], splits=list(splits), ogl=ogl,
-                    protocols=list(protocols), validate=validate, extra=extra is not None, changes=changes)
+    settings = _settings(root, models, [seed], splits, ogl, protocols, validate, extra, changes)
     more = {'extra': {a: [extra(m)] for a, m in models.items()}} if extra is not None else {}
     return dict(scores=scores, models=dict(models), settings=settings, **more)
 

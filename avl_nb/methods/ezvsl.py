@@ -99,7 +99,7 @@ class EZVSL(Method):
         "OGL's object prior `mean_c |features|` of the frozen ImageNet encoder, `(B, h', w')` at its own resolution."
         key = None
         if image.device.type == 'cpu':                               # the frozen encoder does not learn: on a CPU, remember
-            key = (self.obj_spec, self.obj_size, image.dtype, tuple(image.shape), hashlib.blake2b(image.numpy().tobytes()).digest())
+            key = (self.obj_spec, self.obj_size, image.dtype, tuple(image.shape), hashlib.blake2b(image.detach().numpy().tobytes()).digest())
             if key in _OBJECT_PRIORS: return _OBJECT_PRIORS[key].clone()
         x = image
         if self.obj_size and x.shape[-2:] != (self.obj_size, self.obj_size):
