@@ -9,7 +9,9 @@ in CI. It writes nothing but the records; the notebook prints its tables from th
     python benchmarks/record_studies.py nbs/19_fnac.ipynb --only CELL_ID              # only that recording cell
 """
 import os, sys
-os.environ.update(OMP_NUM_THREADS='1', MKL_NUM_THREADS='1')      # as the notebook tests run: the bits depend on it
+os.environ.update(OMP_NUM_THREADS='1', MKL_NUM_THREADS='1',      # as the notebook tests run (tests/run_all.sh): the bits depend
+                  ATEN_CPU_CAPABILITY='avx2', MKL_CBWR='AVX2', MKL_ENABLE_INSTRUCTIONS='AVX2',   # on the threads and on
+                  ONEDNN_MAX_CPU_ISA='AVX2', DNNL_MAX_CPU_ISA='AVX2')                           # the kernels
 import argparse, re, subprocess, time
 from pathlib import Path
 

@@ -19,3 +19,20 @@ def test_cli_trains_lvs_and_scores_it_under_the_lvs_protocol(tmp_path):
                         '--json', str(tmp_path / 'eval.json')], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr[-3000:]
     assert json.loads((tmp_path / 'eval.json').read_text())['n'] == 8
+
+def test_lvs_in_both_directions_is_rebuilt_from_its_config_with_the_second_direction_on():
+    "A checkpoint rebuilds `LVS(both_directions=True)` from its recorded arguments: the same loss, above the released one."
+    import torch
+    from avl_nb.method import method_config, make_method
+    from avl_nb.methods.lvs import LVS
+    torch.manual_seed(0)
+    args = {**CPU_ARGS, 'image_weights': None, 'cache_image': False, 'heads': True}
+    both = LVS(**args, both_directions=True)
+    config = method_config(both)
+    assert config['method_args']['both_directions'] is True
+    again, released = make_method(config['method'], config['method_args']), LVS(**args)
+    again.load_state_dict(both.state_dict()); released.load_state_dict(both.state_dict())
+    v, a = both.embed(torch.randn(6, 3, 64, 64), torch.randn(6, 16000))
+    loss = both.losses(v, a)['loss']
+    assert torch.equal(again.losses(v, a)['loss'], loss)
+    assert released.losses(v, a)['loss'] < loss               # the second direction adds a cross-entropy, which is > 0

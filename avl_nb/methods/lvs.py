@@ -11,7 +11,7 @@ from .ezvsl import EZVSL
 from ..dist import gather
 
 # %% auto #0
-__all__ = ['lvs_scores', 'lvs_logits', 'lvs_loss', 'LVS']
+__all__ = ['lvs_scores', 'lvs_logits', 'lvs_loss', 'lvs_audio_logits', 'LVS']
 
 # %% ../../nbs/17_lvs.ipynb #l1000006
 def lvs_scores(img:torch.Tensor,       # visual maps (B, C, h, w), L2-normalised over C
@@ -47,6 +47,16 @@ def lvs_loss(img:torch.Tensor, aud:torch.Tensor, **kw) -> torch.Tensor:
     logits = lvs_logits(img, aud, **kw)
     return F.cross_entropy(logits, torch.zeros(len(logits), dtype=torch.long, device=logits.device))
 
+def lvs_audio_logits(img:torch.Tensor, aud:torch.Tensor, # as `lvs_scores`
+                     temp:float=0.07,  # temperature of the logits
+                     **score_args      # eps, eps2, sharpness, tri_map
+                    ) -> torch.Tensor: # (B, B): [positive, then image m's region score with clip n for each m ≠ n] / temp
+    "The other direction, which the released loss lacks: each clip picks its own image among the batch's (target: column 0)."
+    s = lvs_scores(img, aud, **score_args)
+    B = len(img); off = ~torch.eye(B, dtype=torch.bool, device=img.device)
+    others = s['easy'].T[off].view(B, B - 1)            # row n: the easy score of image m with clip n, m ≠ n
+    return torch.cat([s['pos'][:, None], others], 1) / temp
+
 # %% ../../nbs/17_lvs.ipynb #l1000014
 class _L2(nn.Module):
     "L2-normalise over dim 1: LVS's embeddings without a projection head."
@@ -63,6 +73,7 @@ class LVS(EZVSL):
                  temp:float=0.07,                  # logit temperature (reference model.py)
                  tri_map:bool=True,                # the uncertain zone between ε₂ and ε
                  diag:str='reference',             # 'reference' (× −99) or 'mask' (see `lvs_logits`)
+                 both_directions:bool=False,       # also each clip against the batch's images (`lvs_audio_logits`); released: False
                  **kwargs                          # other `EZVSL` arguments (weights, frontend, dim, vis_hidden, ...)
                 ):
         super().__init__(image_encoder=image_encoder, audio_encoder=audio_encoder, **kwargs)
@@ -72,6 +83,7 @@ class LVS(EZVSL):
                 raise ValueError(f'without heads the image ({self.image.out_channels}) and audio ({self.audio.out_channels}) widths must match; use heads=True')
             self.vproj, self.aproj = _L2(), _L2()
         self.loss_args = dict(eps=eps, eps2=eps2, sharpness=sharpness, tri_map=tri_map, temp=temp, diag=diag)
+        self.both_directions = both_directions
 
     map_tau = 1.0                                 # `localize` gives raw cosines (for absolute scores, e.g. open-set)
 
@@ -79,7 +91,10 @@ class LVS(EZVSL):
         "LVS's loss; the easy negatives span all processes under DDP."
         v, a = gather(v), gather(a)
         logits = lvs_logits(v, a, **self.loss_args)
-        loss = F.cross_entropy(logits, torch.zeros(len(logits), dtype=torch.long, device=logits.device))
+        target = torch.zeros(len(logits), dtype=torch.long, device=logits.device)
+        loss = F.cross_entropy(logits, target)
+        if self.both_directions:
+            loss = loss + F.cross_entropy(lvs_audio_logits(v, a, **{k: x for k, x in self.loss_args.items() if k != 'diag'}), target)
         return {'loss': loss, 'pos': logits[:, 0].mean().detach() * self.loss_args['temp'],
                 'hard': logits[:, -1].mean().detach() * self.loss_args['temp']}
 
