@@ -11,7 +11,8 @@ in CI. It writes nothing but the records; the notebook prints its tables from th
 import os, sys
 os.environ.update(OMP_NUM_THREADS='1', MKL_NUM_THREADS='1',      # as the notebook tests run (tests/run_all.sh): the bits depend
                   ATEN_CPU_CAPABILITY='avx2', MKL_CBWR='AVX2', MKL_ENABLE_INSTRUCTIONS='AVX2',   # on the threads and on
-                  ONEDNN_MAX_CPU_ISA='AVX2', DNNL_MAX_CPU_ISA='AVX2')                           # the kernels
+                  ONEDNN_MAX_CPU_ISA='AVX2', DNNL_MAX_CPU_ISA='AVX2',                           # the kernels
+                  OPENBLAS_CORETYPE='Haswell')                                                   # (numpy's and scipy's too)
 import argparse, re, subprocess, time
 from pathlib import Path
 
