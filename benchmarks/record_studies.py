@@ -9,12 +9,11 @@ in CI. It writes nothing but the records; the notebook prints its tables from th
     python benchmarks/record_studies.py nbs/19_fnac.ipynb --only CELL_ID              # only that recording cell
 """
 import os, sys
-os.environ.update(OMP_NUM_THREADS='1', MKL_NUM_THREADS='1',      # as the notebook tests run (tests/run_all.sh): the bits depend
-                  ATEN_CPU_CAPABILITY='avx2', MKL_CBWR='AVX2', MKL_ENABLE_INSTRUCTIONS='AVX2',   # on the threads and on
-                  ONEDNN_MAX_CPU_ISA='AVX2', DNNL_MAX_CPU_ISA='AVX2',                           # the kernels
-                  OPENBLAS_CORETYPE='Haswell')                                                   # (numpy's and scipy's too)
-import argparse, re, subprocess, time
 from pathlib import Path
+KERNELS = Path(__file__).parents[1] / 'tests' / 'same_kernels.env'
+os.environ.update(OMP_NUM_THREADS='1', MKL_NUM_THREADS='1',      # as the notebook tests run (tests/run_all.sh): the bits
+                  **dict(l.split('=', 1) for l in KERNELS.read_text().splitlines() if l and not l.startswith('#')))  # depend
+import argparse, re, subprocess, time                            # on the threads and on the kernels
 
 RECORDING = re.compile(r'^#\|\s*eval:\s*false\s*$', re.M)
 SKIP = re.compile(r'^#\|\s*(eval:\s*false|slow|notest|gpu)\s*$', re.M)

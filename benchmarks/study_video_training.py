@@ -58,13 +58,6 @@ def run_seeds(work, seeds):
                                                           for m in ('pointing', 'auc', 'mean_ciou')})), flush=True)
 
 
-def native_capability() -> str:
-    "The CPU's own widest vector kernels, as 23_localize reads them: AVX512, AVX2 or DEFAULT."
-    try: flags = set(' '.join(l for l in Path('/proc/cpuinfo').read_text().splitlines() if l.startswith('flags')).split())
-    except OSError:
-        import torch; return torch.backends.cpu.get_cpu_capability()
-    return 'AVX512' if 'avx512f' in flags else 'AVX2' if 'avx2' in flags else 'DEFAULT'
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     ap.add_argument('--seeds', default='0,1,2,3,4,5,6,7')
@@ -78,9 +71,9 @@ def main():
     prepare(work)                                                      # once, before the children read it
     seeds = [int(s) for s in args.seeds.split(',')]
     groups = [seeds[i::args.parallel] for i in range(args.parallel) if seeds[i::args.parallel]]
-    env = {**os.environ, 'OMP_NUM_THREADS': '1', 'MKL_NUM_THREADS': '1',         # as tests/run_all.sh runs the notebook
-           'ATEN_CPU_CAPABILITY': 'avx2', 'MKL_CBWR': 'AVX2', 'MKL_ENABLE_INSTRUCTIONS': 'AVX2', 'ONEDNN_MAX_CPU_ISA': 'AVX2',
-           'DNNL_MAX_CPU_ISA': 'AVX2', 'OPENBLAS_CORETYPE': 'Haswell'}
+    kernels = Path(__file__).parents[1] / 'tests' / 'same_kernels.env'     # as tests/run_all.sh runs the notebook
+    env = {**os.environ, 'OMP_NUM_THREADS': '1', 'MKL_NUM_THREADS': '1',
+           **dict(l.split('=', 1) for l in kernels.read_text().splitlines() if l and not l.startswith('#'))}
     procs = [subprocess.Popen([sys.executable, __file__, '--work', str(work), '--child', ','.join(map(str, g))],
                               stdout=subprocess.PIPE, text=True, env=env) for g in groups]
     rows = [json.loads(l) for p in procs for l in p.communicate()[0].splitlines() if l.startswith('{')]
@@ -88,12 +81,13 @@ def main():
     res = {(r['seed'], r['arm']): r for r in rows}
     if args.record:
         import torch, platform
+        from avl_nb.recipe import native_cpu
         Path(args.record).parent.mkdir(parents=True, exist_ok=True)
         Path(args.record).write_text(json.dumps(dict(
             command='.venv/bin/python benchmarks/study_video_training.py ' + ' '.join(sys.argv[1:]),
             # the CPU's own widest kernels (not torch's, which the settings above fix): the video path depends on the CPU
             # itself, so 23_localize compares a re-run with this record only on a CPU of the same kind
-            torch=torch.__version__, cpu_capability=native_capability(), machine=platform.processor() or platform.machine(),
+            torch=torch.__version__, cpu_capability=native_cpu(), machine=platform.processor() or platform.machine(),
             runs=sorted(rows, key=lambda r: (r['seed'], r['arm']))), indent=1) + '\n')
     print(f'{"seed":>4s}  {"videos":>20s}  {"pairs":>20s}   (pointing / AUC; shuffled-audio pointing)')
     for s in seeds:

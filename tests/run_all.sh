@@ -3,14 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PWD/.venv/bin:$PATH"
-# The same float kernels on every x86 machine: torch's, MKL's and oneDNN's AVX2 code paths. On an AVX-512 machine
-# torch otherwise picks other kernels, whose rounding differs, and a training run ends elsewhere: the recorded studies
-# (made with these settings) would not be reproduced to the bit, and a notebook would print other numbers than its
-# prose quotes. Measured: with them, EZ-VSL's seed 0 on an AVX-512 machine equals the record made on an AVX2 one.
-# numpy's and scipy's OpenBLAS likewise (its Haswell kernels): TokenCut's eigenvectors (`scipy.linalg.eigh`) differ
-# in their last bits between its SkylakeX and Haswell kernels.
-export ATEN_CPU_CAPABILITY=avx2 MKL_CBWR=AVX2 MKL_ENABLE_INSTRUCTIONS=AVX2 ONEDNN_MAX_CPU_ISA=AVX2 DNNL_MAX_CPU_ISA=AVX2
-export OPENBLAS_CORETYPE=Haswell
+set -a; . tests/same_kernels.env; set +a      # the same float kernels on every x86 machine (the file says why)
 
 snapshot() { find nbs avl_nb \( -name '*.ipynb' -o -name '*.py' \) -not -path '*/.ipynb_checkpoints/*' -print0 | sort -z | xargs -0 sha256sum; }
 
