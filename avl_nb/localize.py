@@ -20,7 +20,8 @@ from .prepare import VIDEO_EXTS, _open, probe_video, read_audio, window_starts
 
 # %% auto #0
 __all__ = ['model_inputs', 'run_checkpoint', 'load_localizer', 'overlay', 'video_frames', 'sound_end', 'VideoHeatmaps',
-           'localize_video', 'read_track', 'write_heatmap_video', 'key_frame_strip']
+           'localize_video', 'read_track', 'write_heatmap_video', 'key_frame_strip', 'follow_shares', 'follows',
+           'scene_clip_shares']
 
 # %% ../nbs/23_localize.ipynb #88a1d6b6
 def _scene_meta(data) -> dict|None:
@@ -309,3 +310,41 @@ def key_frame_strip(vh:VideoHeatmaps,  # from `localize_video`
         with atomic_path(out) as tmp: fig.savefig(tmp, format='png', dpi=110)
         vh.strip = Path(out)
     return fig
+
+# %% ../nbs/23_localize.ipynb #f0a11c01
+def follow_shares(vh:VideoHeatmaps,       # from `localize_video`
+                  box_a, box_b,           # the first and the second sounding object's box (x0, y0, x1, y1), frame pixels
+                  switch_at:float,        # when the sound changes (s from the clip's start)
+                  drift:tuple=(0, 1.0)    # (pixels, period s) of a sideways drift the boxes follow; `render_scene_videos`' clips: (2, 2.0)
+                 ) -> np.ndarray:         # (4,): peak on A, on B among frames hearing only the first sound; on A, on B among those hearing only the second
+    "Where a clip's peak sits before and after its sound changes: the shares of frames with the peak in A's box and in B's."
+    amp, period = drift
+    shift = np.round(amp * np.sin(2 * np.pi * (vh.times - vh.span[0]) / period))[:, None] * np.array([1, 0, 1, 0])
+    on_a, on_b = vh.peak_in(np.asarray(box_a, np.float64) + shift), vh.peak_in(np.asarray(box_b, np.float64) + shift)
+    before, after = vh.hears_within(0, switch_at), vh.hears_within(switch_at, np.inf)
+    if not before.any() or not after.any():
+        raise ValueError(f"{vh.path}: no frame hears only the sound {'before' if not before.any() else 'after'} {switch_at} s "
+                         f"with a {vh.inputs['seconds']} s window")
+    return np.array([on_a[before].mean(), on_b[before].mean(), on_a[after].mean(), on_b[after].mean()])
+
+def follows(shares:np.ndarray  # (clips, 4) or (4,), from `follow_shares`
+           ) -> np.ndarray:    # (clips,) bool
+    "Which clips follow the change: the peak on B in more of the frames after it than before, and not on A in more."
+    s = np.atleast_2d(shares)
+    return (s[:, 3] > s[:, 1]) & (s[:, 2] <= s[:, 0])
+
+def scene_clip_shares(model,           # a run folder, checkpoint or `load_localizer`'s result
+                      manifest:dict,   # from `render_scene_videos`
+                      root,            # the scene set the clips were rendered from
+                      split:str='test', # the split they were rendered from
+                      map_fps:float=10 # maps per second
+                     ) -> dict:        # clip id -> `follow_shares`' (4,)
+    "`follow_shares` for rendered scene clips: a switching clip changes at its second source; any other (one sound throughout) is split at its middle, with B the scene's first other object."
+    meta = json.loads((Path(root) / split / 'scenes.json').read_text())['scenes']
+    model, out = load_localizer(model), {}
+    for vid, m in manifest.items():
+        objs, a = meta[m['scene']]['objects'], m['sources'][0][1]
+        ts, b = m['sources'][1] if len(m['sources']) > 1 else (m['seconds'] / 2, next(i for i in range(len(objs)) if i != a))
+        vh = localize_video(m['path'], model, map_fps=map_fps)
+        out[vid] = follow_shares(vh, objs[a]['box'], objs[b]['box'], ts, drift=(2, 2.0))
+    return out

@@ -4,7 +4,7 @@
 
 # %% ../nbs/03_prepare.ipynb #60ac4436
 from __future__ import annotations
-import csv, json, math, re, warnings
+import csv, functools, json, math, re, warnings
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, asdict
 from pathlib import Path
@@ -34,6 +34,12 @@ def _frame_times(kind, seconds, fps):
     while t < seconds - 1e-9: ts.append(round(t, 3)); t += (0.5 if k % 2 else 1.5) / fps; k += 1
     return ts
 
+@functools.cache
+def _x264_options() -> dict:
+    "x264 settings that give the same bytes on every run and on AVX2 and AVX-512 machines alike (see below)."
+    from avl_nb.recipe import native_cpu
+    return {'threads': '1', **({'x264-params': 'asm=AVX2'} if native_cpu() == 'AVX512' else {})}
+
 def write_video(path, frames:list, times:list, audio:np.ndarray|None, sr:int=16000, fps:int=25, faststart:bool=False):
     "Encode frames (uint8 RGB) at their times (s) and a mono track (float, `sr`) as H.264 + AAC; `audio=None`: video only, `frames=[]`: audio only."
     import av
@@ -43,7 +49,7 @@ def write_video(path, frames:list, times:list, audio:np.ndarray|None, sr:int=160
     with atomic_path(path) as tmp, av.open(str(tmp), 'w', format='matroska' if mkv else 'mp4', options=opts) as c:
         if frames:
             v = c.add_stream('libx264', rate=fps); v.height, v.width = frames[0].shape[:2]; v.pix_fmt = 'yuv420p'
-            v.options = {'crf': '12', 'preset': 'veryfast'}; v.codec_context.time_base = Fraction(1, 1000)
+            v.options = {'crf': '12', 'preset': 'veryfast', **_x264_options()}; v.codec_context.time_base = Fraction(1, 1000)
         if audio is not None: a = c.add_stream('aac', rate=sr); a.layout = 'mono'
         for f, t in zip(frames, times):
             vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(f), format='rgb24'); vf.pts, vf.time_base = int(round(t * 1000)), Fraction(1, 1000)

@@ -7,7 +7,8 @@ script runs the same comparison for more paired seeds, outside the notebook: 600
 instruments set rendered as 9 fps videos whose objects sound in turn (six turns of one second), one pair per turn,
 four epochs, batch 128, one torch thread per run, `--parallel` runs at a time; both arms scored on the scene set's
 own test split (300 scenes, `ezvsl-test`). It prints each seed's numbers and the paired differences (videos minus
-pairs) with their mean and standard error.
+pairs) with their mean and standard error. The model trained on videos is also scored on 100 switching and 100
+steady test clips (`avl_nb.localize.scene_clip_shares`: does its peak follow the sound from one object to another?).
 
     .venv/bin/python benchmarks/study_video_training.py [--seeds 0,1,2,3,4,5,6,7] [--parallel 2] [--work DIR]
                                                         [--record nbs/records/video_training_study.json]
@@ -34,6 +35,10 @@ def prepare(work):
         man = render_scene_videos(root, work / 'videos' / 'train', 'train', kinds=('low',), broken=(), n=600, turns=6)
         prepare_videos(work / 'videos' / 'train', work / 'prepared', window=1.0, fps=1, progress=False)
         source_pairs(man, root, 'train', work / 'sources', window=1.0, fps=1)
+    for kind in ('switch', 'steady'):                                  # the localize notebook's test clips
+        if not (work / 'clips' / f'{kind}.json').is_file():
+            clips = render_scene_videos(root, work / 'clips' / kind, 'test', kinds=(kind,), broken=(), n=100)
+            (work / 'clips' / f'{kind}.json').write_text(json.dumps(clips))
     return root
 
 
@@ -46,16 +51,27 @@ def run_seeds(work, seeds):
     from avl_nb.methods.ezvsl import CPU_ARGS
     from avl_nb.recipe import RunRecipe, scene_split
     from avl_nb.report import score_controls
+    from avl_nb.localize import scene_clip_shares, follows
+    import shutil
     root = prepare(work)
     recipe = dict(method='ezvsl', method_args=CPU_ARGS, size=96, seconds=1.0, augment=False, batch_size=128, lr=1e-3,
                   epochs=4, validate=False)
     test_dl = DataLoader(scene_split(root, 'test'), batch_size=100, collate_fn=collate_av)
     for seed in seeds:
         for arm in ARMS:
-            learn = RunRecipe(data=str(work / arm / 'spec.json'), seed=seed, **recipe).run(None, progress=False)
+            run = work / 'runs' / f'{arm}{seed}'
+            shutil.rmtree(run, ignore_errors=True)                     # a fresh run, not a resumed one
+            learn = RunRecipe(data=str(work / arm / 'spec.json'), seed=seed, **recipe).run(run, progress=False)
             s = score_controls(learn.method, test_dl, 'ezvsl-test', ogl=False)
-            print(json.dumps(dict(seed=seed, arm=arm, **{f'{k}/{m}': s[k][m] for k in ('AV', 'shuffled audio')
-                                                          for m in ('pointing', 'auc', 'mean_ciou')})), flush=True)
+            row = dict(seed=seed, arm=arm, **{f'{k}/{m}': s[k][m] for k in ('AV', 'shuffled audio')
+                                              for m in ('pointing', 'auc', 'mean_ciou')})
+            if arm == 'prepared':                                      # as the notebook: the run folder, 10 maps a second
+                row['follow'] = {}
+                for kind in ('switch', 'steady'):
+                    clips = json.loads((work / 'clips' / f'{kind}.json').read_text())
+                    r = np.stack(list(scene_clip_shares(run, clips, root).values()))
+                    row['follow'][kind] = dict(shares=r.mean(0).tolist(), follows=follows(r).astype(int).tolist())
+            print(json.dumps(row), flush=True)
 
 
 def main():
@@ -84,10 +100,10 @@ def main():
         from avl_nb.recipe import native_cpu
         Path(args.record).parent.mkdir(parents=True, exist_ok=True)
         Path(args.record).write_text(json.dumps(dict(
-            command='.venv/bin/python benchmarks/study_video_training.py ' + ' '.join(sys.argv[1:]),
-            # the CPU's own widest kernels (not torch's, which the settings above fix): the video path depends on the CPU
-            # itself, so 23_localize compares a re-run with this record only on a CPU of the same kind
-            torch=torch.__version__, cpu_capability=native_cpu(), machine=platform.processor() or platform.machine(),
+            command=f'.venv/bin/python benchmarks/study_video_training.py --seeds {args.seeds} --parallel {args.parallel} --record {args.record}',
+            # the CPU's own widest vector kernels, for information: the settings above fix torch's, MKL's, oneDNN's and
+            # OpenBLAS's, `write_video` fixes x264's, so 23_localize compares a re-run on any x86 machine with this torch
+            torch=torch.__version__, cpu_capability=native_cpu(), machine=platform.machine(),
             runs=sorted(rows, key=lambda r: (r['seed'], r['arm']))), indent=1) + '\n')
     print(f'{"seed":>4s}  {"videos":>20s}  {"pairs":>20s}   (pointing / AUC; shuffled-audio pointing)')
     for s in seeds:
@@ -100,6 +116,9 @@ def main():
         se = d.std(ddof=1) / len(d) ** 0.5 if len(d) > 1 else float('nan')
         print(f'{m:24s} videos {a.mean():.3f} ± {a.std(ddof=1) if len(a) > 1 else 0:.3f}   pairs {b.mean():.3f} ± '
               f'{b.std(ddof=1) if len(b) > 1 else 0:.3f}   paired difference {d.mean():+.3f} ± {se:.3f} (SE, {len(d)} seeds)')
+    for s in seeds:
+        f = res[s, 'prepared']['follow']
+        print(f'seed {s}: switching clips follow {np.mean(f["switch"]["follows"]):.0%}, steady ones {np.mean(f["steady"]["follows"]):.0%}')
 
 
 if __name__ == '__main__':

@@ -8,8 +8,8 @@ import torch, torch.nn as nn, torch.nn.functional as F
 from .ezvsl import EZVSL, ezvsl_loss
 
 # %% auto #0
-__all__ = ['avkd_hint_loss', 'ObjectnessTeacher', 'AVKD', 'precompute_teacher_maps', 'WithTeacherMaps', 'DETRTeacher',
-           'make_avkd']
+__all__ = ['avkd_hint_loss', 'ObjectnessTeacher', 'box_cover', 'BoxTeacher', 'train_box_teacher', 'AVKD',
+           'precompute_teacher_maps', 'WithTeacherMaps', 'DETRTeacher', 'make_avkd']
 
 # %% ../../nbs/21_avkd.ipynb #k1000006
 def avkd_hint_loss(img:torch.Tensor,                 # student visual maps (B, C, h, w), L2-normalised over C
@@ -51,6 +51,70 @@ class ObjectnessTeacher(Encoder):
     def forward(self, image:torch.Tensor) -> torch.Tensor:
         p = object_prior(self.encoder(image))
         return p / p.sum((1, 2), keepdim=True).clamp_min(1e-12)
+
+# %% ../../nbs/21_avkd.ipynb #b0c5e002
+import json, math
+from pathlib import Path
+from PIL import Image
+from ..core import set_seed, atomic_path
+from ..data import av_transform
+
+def box_cover(boxes,        # boxes (x0, y0, x1, y1) in pixels of a `size`-sided image, x1 and y1 exclusive
+              size:int,     # the image's side
+              grid:int      # the map's side
+             ) -> torch.Tensor: # (grid, grid): the share of each cell that some box covers
+    "Where the objects are, on a feature grid: the covered share of each cell (the union of the boxes)."
+    m = torch.zeros(size, size)
+    for x0, y0, x1, y1 in boxes: m[max(int(y0), 0):int(math.ceil(y1)), max(int(x0), 0):int(math.ceil(x1))] = 1
+    return F.adaptive_avg_pool2d(m[None, None], grid)[0, 0]
+
+class BoxTeacher(Encoder):
+    "Visual teacher that learned from boxes where objects are: a frozen ImageNet encoder and a small trained head; its object map, normalised to sum 1."
+    def __init__(self, encoder:str='effnet-lite0-s16', # a key of `IMAGE_ENCODERS` (frozen)
+                 weights:str|None='imagenet',          # its weights
+                 hidden:int=64):                       # the head's width
+        super().__init__()
+        self.spec = dict(encoder=encoder, hidden=hidden)
+        self.encoder = build_image_encoder(encoder, weights=weights, frozen=True)
+        self.head = nn.Sequential(nn.Conv2d(self.encoder.out_channels, hidden, 3, padding=1), nn.ReLU(), nn.Conv2d(hidden, 1, 1))
+    def logits(self, image:torch.Tensor) -> torch.Tensor:
+        "Per-cell object logits (B, h, w)."
+        return self.head(self.encoder(image))[:, 0]
+    @torch.no_grad()
+    def forward(self, image:torch.Tensor) -> torch.Tensor:
+        p = torch.sigmoid(self.logits(image))
+        return p / p.sum((1, 2), keepdim=True).clamp_min(1e-12)
+    def save(self, path) -> Path:
+        "Write the head and what it sits on (atomically); `BoxTeacher.load` reads it."
+        with atomic_path(path) as tmp: torch.save(dict(self.spec, head=self.head.state_dict()), tmp)
+        return Path(path)
+    @classmethod
+    def load(cls, path, weights:str|None='imagenet') -> BoxTeacher:
+        "A saved teacher, frozen (the encoder's weights come from `weights`, as when it was trained)."
+        d = torch.load(path, map_location='cpu', weights_only=True)
+        t = cls(d['encoder'], weights, d['hidden']); t.head.load_state_dict(d['head'])
+        return t.freeze()
+
+def train_box_teacher(root,                   # a built scene set (its frames and `scenes.json` boxes)
+                      split:str='train',      # the split to learn from
+                      encoder:str='effnet-lite0-s16', weights:str|None='imagenet', hidden:int=64,
+                      epochs:int=30, lr:float=1e-3, batch_size:int=64,
+                      seed:int=0              # initialisation and batch order
+                     ) -> BoxTeacher:         # trained, frozen
+    "Train a `BoxTeacher`'s head on every frame of a scene split and all its objects' boxes (per-cell BCE against `box_cover`)."
+    meta = json.loads((Path(root) / split / 'scenes.json').read_text())
+    set_seed(seed); t = BoxTeacher(encoder, weights, hidden)
+    tf, ids = av_transform('test', meta['size']), sorted(meta['scenes'])
+    with torch.no_grad():                     # the encoder is frozen: its features once
+        feats = torch.cat([t.encoder(torch.stack([tf(Image.open(Path(root) / split / 'frames' / f'{s}.jpg').convert('RGB'))
+                                                  for s in ids[k:k + 100]])) for k in range(0, len(ids), 100)])
+    target = torch.stack([box_cover([o['box'] for o in meta['scenes'][s]['objects']], meta['size'], feats.shape[-1]) for s in ids])
+    opt, g = torch.optim.Adam(t.head.parameters(), lr), torch.Generator().manual_seed(seed)
+    for _ in range(epochs):
+        for idx in torch.randperm(len(ids), generator=g).split(batch_size):
+            loss = F.binary_cross_entropy_with_logits(t.head(feats[idx])[:, 0], target[idx])
+            opt.zero_grad(); loss.backward(); opt.step()
+    return t.freeze()
 
 # %% ../../nbs/21_avkd.ipynb #k1000014
 from ..dist import gather
@@ -167,13 +231,13 @@ def _teacher(spec:str|None, sr:int):
     if spec is None: return None
     kind, _, path = spec.partition(':')
     makers = {'cnn14': lambda: PANNsCnn14(path, sr=sr), 'detr': lambda: DETRTeacher(path),
-              'objectness': lambda: ObjectnessTeacher(path or 'effnet-lite0-s32')}
-    if kind not in makers or (kind in ('cnn14', 'detr') and not path):
-        raise ValueError(f"unknown teacher {spec!r}: use 'cnn14:<file>', 'detr:<file>' or 'objectness[:<encoder>]'")
+              'objectness': lambda: ObjectnessTeacher(path or 'effnet-lite0-s32'), 'boxes': lambda: BoxTeacher.load(path)}
+    if kind not in makers or (kind in ('cnn14', 'detr', 'boxes') and not path):
+        raise ValueError(f"unknown teacher {spec!r}: use 'cnn14:<file>', 'detr:<file>', 'boxes:<file>' or 'objectness[:<encoder>]'")
     return makers[kind]
 
 def make_avkd(audio_teacher:str|None=None,  # 'cnn14:<PANNs Cnn14 checkpoint>' (paper), or None
-              visual_teacher:str|None=None, # 'detr:<DETR-R50 checkpoint>' (paper), 'objectness' (packaged ImageNet encoder), or None
+              visual_teacher:str|None=None, # 'detr:<DETR-R50 checkpoint>' (paper), 'boxes:<`BoxTeacher.save` file>', 'objectness' (packaged ImageNet encoder), or None
               audio_sr:int=16000,           # sample rate of the batches' audio
               dim:int|None=None,            # student embedding size; None: 2048 with Cnn14 (paper), else 512
               **kwargs                      # other `AVKD` / `EZVSL` arguments
