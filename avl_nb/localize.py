@@ -16,12 +16,12 @@ from .maps import upsample, minmax, slavc_scores
 from .metrics import GRID
 from .report import method_protocol
 from .checkpoint import load_checkpoint, method_from_checkpoint
-from .prepare import VIDEO_EXTS, _open, probe_video, read_audio, window_starts
+from .prepare import DRIFT, VIDEO_EXTS, _open, probe_video, read_audio, window_starts
 
 # %% auto #0
 __all__ = ['model_inputs', 'run_checkpoint', 'load_localizer', 'overlay', 'video_frames', 'sound_end', 'VideoHeatmaps',
            'localize_video', 'read_track', 'write_heatmap_video', 'key_frame_strip', 'follow_shares', 'follows',
-           'scene_clip_shares']
+           'follow_gap', 'scene_clip_shares']
 
 # %% ../nbs/23_localize.ipynb #88a1d6b6
 def _scene_meta(data) -> dict|None:
@@ -315,7 +315,7 @@ def key_frame_strip(vh:VideoHeatmaps,  # from `localize_video`
 def follow_shares(vh:VideoHeatmaps,       # from `localize_video`
                   box_a, box_b,           # the first and the second sounding object's box (x0, y0, x1, y1), frame pixels
                   switch_at:float,        # when the sound changes (s from the clip's start)
-                  drift:tuple=(0, 1.0)    # (pixels, period s) of a sideways drift the boxes follow; `render_scene_videos`' clips: (2, 2.0)
+                  drift:tuple=(0, 1.0)    # (pixels, period s) of a sideways drift the boxes follow; `render_scene_videos`' clips: `DRIFT`
                  ) -> np.ndarray:         # (4,): peak on A, on B among frames hearing only the first sound; on A, on B among those hearing only the second
     "Where a clip's peak sits before and after its sound changes: the shares of frames with the peak in A's box and in B's."
     amp, period = drift
@@ -333,6 +333,14 @@ def follows(shares:np.ndarray  # (clips, 4) or (4,), from `follow_shares`
     s = np.atleast_2d(shares)
     return (s[:, 3] > s[:, 1]) & (s[:, 2] <= s[:, 0])
 
+def follow_gap(switch, steady,  # per scene, in the same order: did its switching clip follow, did its steady clip (`follows`)
+               z:float=1.96     # the normal quantile of the interval
+              ) -> tuple:       # (difference, (low, high))
+    "The share of switching clips that follow minus the share of steady ones, paired by scene, with its normal interval."
+    diff = np.asarray(switch, float) - np.asarray(steady, float)
+    m, se = diff.mean(), diff.std(ddof=1) / len(diff) ** 0.5
+    return float(m), (float(m - z * se), float(m + z * se))
+
 def scene_clip_shares(model,           # a run folder, checkpoint or `load_localizer`'s result
                       manifest:dict,   # from `render_scene_videos`
                       root,            # the scene set the clips were rendered from
@@ -346,5 +354,5 @@ def scene_clip_shares(model,           # a run folder, checkpoint or `load_local
         objs, a = meta[m['scene']]['objects'], m['sources'][0][1]
         ts, b = m['sources'][1] if len(m['sources']) > 1 else (m['seconds'] / 2, next(i for i in range(len(objs)) if i != a))
         vh = localize_video(m['path'], model, map_fps=map_fps)
-        out[vid] = follow_shares(vh, objs[a]['box'], objs[b]['box'], ts, drift=(2, 2.0))
+        out[vid] = follow_shares(vh, objs[a]['box'], objs[b]['box'], ts, drift=DRIFT)
     return out

@@ -13,17 +13,19 @@ from PIL import Image
 from .core import DataError, atomic_path
 
 # %% auto #0
-__all__ = ['KINDS', 'BROKEN', 'VIDEO_EXTS', 'drift_frame', 'write_video', 'render_scene_videos', 'probe_video', 'read_frame',
-           'read_frames', 'read_audio', 'window_starts', 'prepare_clip', 'PrepareReport', 'prepare_videos',
-           'source_pairs']
+__all__ = ['KINDS', 'BROKEN', 'DRIFT', 'VIDEO_EXTS', 'drift_frame', 'write_video', 'render_scene_videos', 'probe_video',
+           'read_frame', 'read_frames', 'read_audio', 'window_starts', 'prepare_clip', 'PrepareReport',
+           'prepare_videos', 'source_pairs']
 
 # %% ../nbs/03_prepare.ipynb #8bc9fec5
 KINDS = ('steady', 'low', 'vfr', 'switch', 'mkv')
 BROKEN = ('no_audio', 'no_video', 'empty', 'truncated', 'garbage', 'short')
 
+DRIFT = (2, 2.0)   # the rendered clips' sideways drift: pixels, period (s)
+
 def drift_frame(image:np.ndarray, # (H, W, 3) uint8 scene frame
                 t:float,          # seconds from the clip's start
-                amp:int=2, period:float=2.0 # drift in pixels and its period
+                amp:int=DRIFT[0], period:float=DRIFT[1] # drift in pixels and its period
                ) -> np.ndarray:
     "The scene frame as a rendered clip shows it at time `t`: shifted sideways by `round(amp·sin(2πt/period))` pixels."
     return np.roll(image, int(round(amp * math.sin(2 * math.pi * t / period))), axis=1)

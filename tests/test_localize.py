@@ -14,7 +14,7 @@ from avl_nb.recipe import RunRecipe, scene_split
 from avl_nb.report import score_controls
 from avl_nb.data import collate_av
 from avl_nb.methods.ezvsl import CPU_ARGS
-from avl_nb.localize import scene_clip_shares, follows
+from avl_nb.localize import scene_clip_shares, follows, follow_gap
 
 RECIPE = dict(method='ezvsl', method_args=CPU_ARGS, size=96, seconds=1.0, augment=False, batch_size=128, lr=1e-3, epochs=4,
               validate=False, seed=2)
@@ -48,8 +48,7 @@ def _follows(root, d, run, kind):
 def test_the_peak_follows_a_switching_sound(trained):
     root, d, runs, _ = trained
     switch, steady = _follows(root, d, runs['prepared'], 'switch'), _follows(root, d, runs['prepared'], 'steady')
-    diff = switch.astype(float) - steady                               # paired: the same scene's two clips
-    lo = diff.mean() - 1.96 * diff.std(ddof=1) / len(diff) ** 0.5
+    gap, (lo, _) = follow_gap(switch, steady)                          # paired: the same scene's two clips
     print(f'the peak follows in {switch.mean():.0%} of switching clips, {steady.mean():.0%} of steady ones; '
-          f'the paired difference {diff.mean():+.2f}, its 95 % interval from {lo:+.2f}')
+          f'the paired difference {gap:+.2f}, its 95 % interval from {lo:+.2f}')
     assert lo > 0.15
