@@ -121,7 +121,7 @@ class EZVSL(Method):
 
 # %% ../../nbs/16_ezvsl.ipynb #e1a0c001
 CPU_ARGS = dict(image_encoder='effnet-lite0-s16', image_weights='imagenet', cache_image=True, audio_encoder='small',
-                frontend='logmel', dim=64, vis_hidden=128, tau=0.1, obj_encoder='effnet-lite0-s32', obj_weights='imagenet')
+                frontend='logmel', dim=64, vis_hidden=128, tau=0.3, obj_encoder='effnet-lite0-s32', obj_weights='imagenet')
 
 def train_on_scenes(root,                      # a built scene set
                     out=None,                  # run folder (log, checkpoints); None: nothing written
