@@ -97,7 +97,7 @@ def main():
     res = {(r['seed'], r['arm']): r for r in rows}
     if args.record:
         import torch, platform
-        from avl_nb.recipe import native_cpu
+        from avl_nb.core import native_cpu
         Path(args.record).parent.mkdir(parents=True, exist_ok=True)
         Path(args.record).write_text(json.dumps(dict(
             command=f'.venv/bin/python benchmarks/study_video_training.py --seeds {args.seeds} --parallel {args.parallel} --record {args.record}',
