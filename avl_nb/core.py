@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np, torch
 
 # %% auto #0
-__all__ = ['DataError', 'set_seed', 'default_device', 'cache_dir', 'sha256_file', 'atomic_path', 'load_tensors']
+__all__ = ['DataError', 'set_seed', 'default_device', 'native_cpu', 'cache_dir', 'sha256_file', 'atomic_path', 'load_tensors']
 
 # %% ../nbs/00_core.ipynb #4f2d1e0c
 class DataError(Exception):
@@ -44,6 +44,16 @@ def set_seed(seed:int, # the seed for `random`, `numpy` and `torch`
 def default_device() -> torch.device:
     "The first CUDA GPU when there is one, else the CPU."
     return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
+
+# %% ../nbs/00_core.ipynb #c0re0cp1
+def native_cpu(cpuinfo:str|None=None # the text of /proc/cpuinfo (None: read it; where there is none, torch's own capability)
+              ) -> str:              # 'AVX512', 'AVX2' or 'DEFAULT'
+    "The CPU's own widest vector kernels, whatever `ATEN_CPU_CAPABILITY` tells torch to use (codecs and resamplers choose by it)."
+    if cpuinfo is None:
+        try: cpuinfo = Path('/proc/cpuinfo').read_text()
+        except OSError: return torch.backends.cpu.get_cpu_capability()
+    flags = set(' '.join(l for l in cpuinfo.splitlines() if l.startswith('flags')).split())
+    return 'AVX512' if 'avx512f' in flags else 'AVX2' if 'avx2' in flags else 'DEFAULT'
 
 # %% ../nbs/00_core.ipynb #70d91bc5
 def cache_dir(*parts:str # optional sub-folders inside the cache

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field, asdict
 from pathlib import Path
 import numpy as np, soundfile as sf
 from PIL import Image
-from .core import DataError, atomic_path
+from .core import DataError, atomic_path, native_cpu
 
 # %% auto #0
 __all__ = ['KINDS', 'BROKEN', 'DRIFT', 'VIDEO_EXTS', 'drift_frame', 'write_video', 'render_scene_videos', 'probe_video',
@@ -39,7 +39,6 @@ def _frame_times(kind, seconds, fps):
 @functools.cache
 def _x264_options() -> dict:
     "x264 settings that give the same bytes on every run and on AVX2 and AVX-512 machines alike (see below)."
-    from avl_nb.recipe import native_cpu
     return {'threads': '1', **({'x264-params': 'asm=AVX2'} if native_cpu() == 'AVX512' else {})}
 
 def write_video(path, frames:list, times:list, audio:np.ndarray|None, sr:int=16000, fps:int=25, faststart:bool=False):

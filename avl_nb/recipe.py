@@ -23,7 +23,7 @@ from .report import evaluate, score_controls
 # %% auto #0
 __all__ = ['METRICS', 'OPEN_SET_METRICS', 'check_protocol', 'RunRecipe', 'check_data', 'make_datasets', 'recipe_from_config',
            'recipe_from_checkpoint', 'evaluate_checkpoint', 'scene_recipe', 'scene_split', 'seed_study',
-           'trained_study', 'native_cpu', 'record_study', 'recorded_study']
+           'trained_study', 'record_study', 'recorded_study']
 
 # %% ../nbs/15_recipe.ipynb #0c184a47
 METRICS = ('ciou50', 'auc', 'mean_ciou', 'pointing', 'nsa')     # what `Evaluator.summary` gives every protocol
@@ -359,15 +359,6 @@ def _first_difference(a, b, where:str='') -> str|None:
 
 def _platform() -> dict:
     return dict(torch=torch.__version__, cpu_capability=torch.backends.cpu.get_cpu_capability(), threads=torch.get_num_threads())
-
-def native_cpu(cpuinfo:str|None=None # the text of /proc/cpuinfo (None: read it; where there is none, torch's own capability)
-              ) -> str:              # 'AVX512', 'AVX2' or 'DEFAULT'
-    "The CPU's own widest vector kernels, whatever `ATEN_CPU_CAPABILITY` tells torch to use (codecs and resamplers choose by it)."
-    if cpuinfo is None:
-        try: cpuinfo = Path('/proc/cpuinfo').read_text()
-        except OSError: return torch.backends.cpu.get_cpu_capability()
-    flags = set(' '.join(l for l in cpuinfo.splitlines() if l.startswith('flags')).split())
-    return 'AVX512' if 'avx512f' in flags else 'AVX2' if 'avx2' in flags else 'DEFAULT'
 
 def record_study(study:dict,      # a `seed_study` result
                  path,            # the JSON file to write (atomically)

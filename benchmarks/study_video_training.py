@@ -14,7 +14,7 @@ steady test clips (`avl_nb.localize.scene_clip_shares`: does its peak follow the
                                                         [--record nbs/records/video_training_study.json]
 
 `--record` writes every run's numbers, with the torch version and the CPU kernels it ran on, to a JSON file: the
-`localize` notebook prints the study from it and checks that its own runs of seeds 0 and 1 reproduce the recorded
+`localize` notebook prints the study from it and checks that its own run of seed 0 (both arms) reproduces the recorded
 numbers exactly (the engine is deterministic on one machine), so the record cannot go stale unnoticed.
 """
 import argparse, json, os, subprocess, sys
@@ -97,7 +97,7 @@ def main():
     res = {(r['seed'], r['arm']): r for r in rows}
     if args.record:
         import torch, platform
-        from avl_nb.recipe import native_cpu
+        from avl_nb.core import native_cpu
         Path(args.record).parent.mkdir(parents=True, exist_ok=True)
         Path(args.record).write_text(json.dumps(dict(
             command=f'.venv/bin/python benchmarks/study_video_training.py --seeds {args.seeds} --parallel {args.parallel} --record {args.record}',

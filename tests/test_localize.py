@@ -40,9 +40,11 @@ def test_a_model_trained_on_prepared_videos_localises(trained):
     print(f'pointing {pv:.3f} trained on prepared videos, {sh:.3f} with shuffled audio')
     assert pv > sh + 0.15
 
+N_SCENES = 60   # of the 100 validation scenes: a paired gap near +0.6 (the notebook's) keeps its 95 % interval far above 0.15
+
 def _follows(root, d, run, kind):
-    "Per clip of the validation scenes, in scene order: does the peak go to object B after the sound's change (or midpoint), and not more to A?"
-    man = render_scene_videos(root, d / kind, 'val', kinds=(kind,), broken=())
+    "Per clip of the first `N_SCENES` validation scenes, in scene order: does the peak go to object B after the sound's change (or midpoint), and not more to A?"
+    man = render_scene_videos(root, d / kind, 'val', kinds=(kind,), broken=(), n=N_SCENES)
     return follows(np.stack(list(scene_clip_shares(run, man, root, 'val').values())))
 
 def test_the_peak_follows_a_switching_sound(trained):
