@@ -13,7 +13,7 @@ from .encoders import skip_pretrained
 
 # %% auto #0
 __all__ = ['RUN_IDENTITY', 'rng_state', 'set_rng_state', 'load_checkpoint', 'load_model_state', 'check_resumable',
-           'method_from_checkpoint']
+           'method_from_checkpoint', 'names_data', 'data_places', 'locate_data']
 
 # %% ../nbs/12_checkpoint.ipynb #da616969
 def rng_state() -> dict:
@@ -87,3 +87,38 @@ def method_from_checkpoint(ckpt,              # a checkpoint written by `fit` (a
     except ValueError as e: raise DataError(ckpt, f'its config cannot be rebuilt: {e}') from None
     load_model_state(m, st, ckpt)
     return m.eval(), dict(config=cfg, epoch=st.get('epoch'), metrics=st.get('metrics') or {})
+
+# %% ../nbs/12_checkpoint.ipynb #c4ec0d02
+def names_data(path) -> bool:
+    "Whether `path` is data a run can read: a data spec file (.json) or a built scene set folder (with `classes.json`)."
+    p = Path(path)
+    return (p.suffix == '.json' and p.is_file()) or (p / 'classes.json').is_file()
+
+def data_places(config:dict,  # a run's config (a checkpoint's)
+                where=None    # the checkpoint file or run folder (None: only the places that do not depend on it)
+               ) -> list:     # paths, in the order `locate_data` tries them
+    "Where a run's data may be (see above); empty for toy data or a config that names none."
+    data = config.get('data')
+    if data in (None, 'toy'): return []
+    places = [Path(data)] + ([Path(config['data_absolute'])] if config.get('data_absolute') else [])
+    if where is not None:
+        run = Path(where).absolute()
+        run = run if run.is_dir() else run.parent
+        if config.get('data_from_run'): places.append(run / config['data_from_run'])
+        if not Path(data).is_absolute(): places += [up / data for up in (run, *run.parents)]
+    return list(dict.fromkeys(places))
+
+def locate_data(config:dict,        # a run's config (a checkpoint's)
+                where,              # the checkpoint file or run folder (and what messages name)
+                data:str|None=None  # data given by the caller: used as given
+               ) -> str:            # the data to read
+    "The data a run trained on, found where `data_places` says; a `DataError` naming every place looked at if none holds it."
+    if data is not None: return str(data)
+    if config.get('data') == 'toy': return 'toy'
+    if 'data' not in config: raise DataError(where, "its config has no 'data': pass the data (`data=`, `--data`)")
+    places = data_places(config, where)
+    found = next((p for p in places if names_data(p)), None)
+    if found is None:
+        raise DataError(where, f"its data {config['data']!r} were not found; looked for a data spec or a scene set at: " +
+                               ', '.join(map(str, places)) + '; pass the data (`data=`, `--data`)')
+    return str(found)

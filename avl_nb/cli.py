@@ -155,7 +155,7 @@ def _parser():
     q = sub.add_parser('eval', help='evaluate a checkpoint')
     q.add_argument('--ckpt', required=True); q.add_argument('--split', default='test')
     q.add_argument('--protocol', default='ezvsl-test', help=f'one of {", ".join(PROTOCOLS)}')
-    q.add_argument('--data', default=None, help='override the data folder')
+    q.add_argument('--data', default=None, help="other data to score (default: the run's own, found from the checkpoint's folder)")
     q.add_argument('--json', default=None, help='also write the summary here')
     q.add_argument('--trust-code', action='store_true',
                    help="let the checkpoint name a method that is neither built in nor registered (imports and runs it)")

@@ -225,7 +225,7 @@ class HeatmapExplorer(W.VBox):
         name = next(iter(self._ckpts)); self.model(name)                # loaded once: kept for showing
         cfg = self._meta[(name, self._ckpt[name])]['config']
         if 'data' not in cfg: raise ValueError(f'the checkpoint of {name!r} names no data (trained with `fit` without a recipe): give a test split `ds`')
-        recipe = replace(recipe_from_config(cfg, name), augment=False)   # the run's own data, read as its tests read it
+        recipe = replace(recipe_from_config(cfg, self._ckpts[name][self._ckpt[name]]), augment=False)   # the run's own data, wherever the run is opened from
         ds = recipe.datasets([split])
         if split not in ds: raise ValueError(f"split {split!r} not found in {recipe.data}: have {sorted(recipe.datasets())}")
         return ds[split]

@@ -4,7 +4,7 @@
 
 # %% ../nbs/15_recipe.ipynb #0c21f2f0
 from __future__ import annotations
-import json, math, re, warnings
+import json, math, os, re, warnings
 from dataclasses import dataclass, field, asdict, fields, replace
 from pathlib import Path
 import torch, torch.nn as nn
@@ -14,7 +14,7 @@ from .core import DataError, atomic_path, set_seed
 from .data import (AVDataset, SceneDataset, SemiSupervised, av_transform, collate_av, drop_leaks, labelled_subset,
                          open_set_split, pairs_from_folder)
 from .method import Method, make_method, resolve_method
-from .checkpoint import check_resumable, load_checkpoint, method_from_checkpoint
+from .checkpoint import check_resumable, load_checkpoint, method_from_checkpoint, locate_data
 from .dist import finish_distributed
 from .loaders import make_loaders
 from .train import fit, run_config
@@ -218,6 +218,9 @@ def run(self:RunRecipe, out=None,  # run folder (`log.jsonl`, `last.pt`, `best.p
     config = self.to_config()
     if method is not None:                                          # what rebuilds the given method (or why nothing can)
         config = {**{k: v for k, v in config.items() if k not in ('method', 'method_args')}, **run_config(method)}
+    if out is not None and self.data != 'toy':                     # where the data are, so the run reopens from anywhere
+        here = Path(self.data).absolute()
+        config = {**config, 'data_absolute': str(here), 'data_from_run': os.path.relpath(here, Path(out).absolute())}
     last = Path(out) / 'last.pt' if out is not None else None
     if resume is True and last is not None and last.is_file(): check_resumable(last, config)
     check_data(self.data)                                           # a missing data folder fails before a method is built
@@ -242,12 +245,10 @@ def recipe_from_config(config:dict,        # a run's config (a checkpoint's)
                        where,               # what it came from, for the message (the checkpoint file)
                        data:str|None=None   # other data to read (the config's own otherwise)
                       ) -> RunRecipe:
-    "The recipe a run's config describes; a `DataError` naming `where` if it lacks how its data were read (never a default)."
-    for k in ('data', 'size'):
-        if k not in config and not (k == 'data' and data is not None):
-            raise DataError(where, f"its config has no {k!r}: pass the data (`--data`)" if k == 'data' else
-                                   f"its config has no {k!r}: it does not say how its images were read")
-    try: return RunRecipe.from_config({**config, **({'data': str(data)} if data is not None else {})})
+    "The recipe a run's config describes, its data found by `locate_data`; a `DataError` naming `where` if it lacks how its data were read (never a default)."
+    if 'size' not in config: raise DataError(where, "its config has no 'size': it does not say how its images were read")
+    data = locate_data(config, where, data)                         # the caller's data, or the run's wherever it is now
+    try: return RunRecipe.from_config({**config, 'data': data})
     except (TypeError, ValueError) as e: raise DataError(where, f'its config is not a run recipe: {e}') from None
 
 def recipe_from_checkpoint(ckpt,            # a checkpoint written by a run
