@@ -4,17 +4,18 @@
 
 # %% ../nbs/30_cli.ipynb #84284194
 from __future__ import annotations
-import argparse, json, sys, time, warnings
+import argparse, functools, json, sys, time, warnings
 from pathlib import Path
-import torch
+import numpy as np, torch
 from .core import DataError
 from .scenes import build_scenes, scene_stats, show_scenes
 from .method import METHODS, register_method, resolve_method, make_method   # the registry (08_method)
-from .checkpoint import method_from_checkpoint
+from .checkpoint import load_checkpoint, method_from_checkpoint
+from .train import Callback
 from .recipe import METRICS, OPEN_SET_METRICS, RunRecipe, _number, check_protocol, evaluate_checkpoint, make_datasets
 
 # %% auto #0
-__all__ = ['demo', 'UsageError', 'train_recipe', 'command', 'error_line', 'main']
+__all__ = ['demo', 'EpochSummary', 'eval_table', 'UsageError', 'train_recipe', 'command', 'error_line', 'main']
 
 # %% ../nbs/30_cli.ipynb #11b1df53
 def _savefig(fig, path):
@@ -77,28 +78,81 @@ def _print_summary(s):
     for split, rows in s['results'].items():
         print('\n' + results_table(rows, f"{split} ({what[split]}), {rows['AV']['n']} scenes, protocol {s['protocol']}"))
 
+# %% ../nbs/30_cli.ipynb #c11e0002
+from .train import CheckpointCB
+
+class EpochSummary(Callback):
+    "Print one line per epoch (training loss, validation scores, checkpoints written), where a run resumed, and the files written."
+    order = 50                                              # after `CheckpointCB` (30) and `LogCB` (40)
+    def __init__(self, out,                                 # the run folder
+                 metric:str|None=None,                      # the validation metric that picks best.pt (None: no validation)
+                 write=print):                              # where the lines go
+        self.out, self.metric, self.write = Path(out), metric, write
+    def before_fit(self, learn): self.first, self.t0 = True, time.time()
+    def before_epoch(self, learn):
+        if not learn.training: return
+        if self.first and learn.epoch and learn.is_main:
+            self.write(f'resumed from {self.out / "last.pt"}: {learn.epoch} of {learn.epochs} epochs done')
+        cp = learn.cb(CheckpointCB)
+        self.first, self.losses, self.best_before = False, [], cp.best if cp else None
+    def after_batch(self, learn):
+        if learn.training: self.losses.append(float(learn.loss))
+    def after_epoch_end(self, learn):
+        if not learn.is_main: return
+        cp = learn.cb(CheckpointCB)
+        scores = ', '.join(f'{k} {v:.3f}' for k, v in learn.metrics.items() if k in METRICS + OPEN_SET_METRICS)
+        moved = cp is not None and cp.best is not None and cp.best != self.best_before
+        self.write(f'epoch {learn.epoch}/{learn.epochs}: train loss {np.mean(self.losses):.4f}' + (f'; val {scores}' if scores else '') +
+                   (f' -> best.pt ({self.metric} {cp.best:.3f})' if moved else '') + f' [{time.time() - self.t0:.0f} s]')
+    def after_fit(self, learn):
+        if not learn.is_main: return
+        files = [f for f in ('best.pt', 'last.pt', 'log.jsonl') if (self.out / f).is_file()]
+        self.write(f'wrote {", ".join(str(self.out / f) for f in files)}' + (f' ({learn.stopped})' if learn.stopped else ''))
+
+def eval_table(scores:dict,  # `evaluate_checkpoint`'s numbers
+               ckpt, split:str, protocol:str) -> str:
+    "What `avl-nb eval` prints: a header naming the checkpoint (its method and epoch), the split and the protocol, then one score per line."
+    cfg = load_checkpoint(ckpt)
+    head = f"{ckpt} ({cfg.get('config', {}).get('method', '?')}, epoch {cfg.get('epoch', '?')}), split {split} " \
+           f"({scores.get('n', '?')} samples), protocol {protocol}"
+    names = dict(ciou50='cIoU@0.5', auc='AUC (cIoU over thresholds)', mean_ciou='mean cIoU', pointing='pointing',
+                 ap='AP (open set)', max_f1='max F1 (open set)', precision='precision (open set)', nsa='NSA (non-sounding area)')
+    if scores.get('n_negative'): head += f", {scores['n_negative']} of them negatives (open set)"
+    rows = [f'  {names.get(k, k):28s} {v:.4f}' for k, v in scores.items() if k not in ('n', 'n_negative')]
+    return '\n'.join([head, *rows])
+
 # %% ../nbs/30_cli.ipynb #5179708a
 def _scene_args(q, root, classes='animals', size=128):
     q.add_argument('--root', default=root, help='scene set folder')
     q.add_argument('--classes', default=classes, help="'animals', 'instruments', 'all' or comma-separated names")
     q.add_argument('--size', type=int, default=size, help='image side (64...224)')
     q.add_argument('--n-objects', type=int, default=2, help='objects per scene')
-    q.add_argument('--n-train', type=int, default=1200); q.add_argument('--n-val', type=int, default=100)
-    q.add_argument('--n-test', type=int, default=300); q.add_argument('--seed', type=int, default=0)
+    q.add_argument('--n-train', type=int, default=1200, help='training scenes')
+    q.add_argument('--n-val', type=int, default=100, help='validation scenes')
+    q.add_argument('--n-test', type=int, default=300, help='test scenes (and as many with held-out recordings)')
+    q.add_argument('--seed', type=int, default=0, help='seed of everything random in the set')
 
 class UsageError(ValueError): "A command line that argparse cannot read."
+
+class _HELP(argparse.ArgumentDefaultsHelpFormatter):
+    "Help that ends each option with its default, where it has one to say (not for required options, flags or None)."
+    def _get_help_string(self, action):
+        if action.required or action.default is None or action.default is False or action.default == argparse.SUPPRESS: return action.help
+        return super()._get_help_string(action)
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message): raise UsageError(f'{message} (`{self.prog} --help` lists the options)')
 
 def _parser():
-    p = _Parser(prog='avl-nb', description='audio-visual sound source localisation')
+    p = _Parser(prog='avl-nb', description='audio-visual sound source localisation', formatter_class=_HELP)
     p.add_argument('--debug', action='store_true', help='on an error, show the whole traceback')
     sub = p.add_subparsers(dest='cmd', required=True)
+    sub.add_parser = functools.partial(sub.add_parser, formatter_class=_HELP)   # every command's help shows the defaults
     q = sub.add_parser('demo', help='the main job: build scenes, train EZ-VSL, evaluate, write results and figures')
     _scene_args(q, 'data/scenes-instruments-96', 'instruments', 96)
     q.add_argument('--out', default='outputs/demo', help='results.json and figures folder')
-    q.add_argument('--epochs', type=int, default=12); q.add_argument('--batch-size', type=int, default=128)
+    q.add_argument('--epochs', type=int, default=12, help='training epochs')
+    q.add_argument('--batch-size', type=int, default=128, help='clips per training step')
     q.add_argument('--quiet', action='store_true', help='no progress bars')
     for name in ('build-scenes', 'data'):
         q = sub.add_parser(name, help='build a composite scene set' + (' (`data build`)' if name == 'data' else ''))
@@ -110,14 +164,21 @@ def _parser():
     q.add_argument('--method-args', default='{}', help='JSON keyword arguments of the method')
     q.add_argument('--data', required=True, help="a built scene set folder, a data spec (.json), or 'toy'")
     q.add_argument('--out', required=True, help='run folder (log.jsonl, last.pt, best.pt)')
-    q.add_argument('--epochs', type=int, default=10); q.add_argument('--lr', type=float, default=1e-4)
+    q.add_argument('--epochs', type=int, default=10, help='total epochs (a resumed run continues to this count)')
+    q.add_argument('--lr', type=float, default=1e-4, help='base learning rate (Adam)')
     q.add_argument('--weight-decay', type=float, default=0., help='Adam weight decay (FNAC: 1e-4)')
-    q.add_argument('--batch-size', type=int, default=64, help='global batch size'); q.add_argument('--size', type=int, default=224)
-    q.add_argument('--seed', type=int, default=0); q.add_argument('--workers', type=int, default=0)
-    q.add_argument('--protocol', default='ezvsl-train', help=f'validation protocol: {", ".join(PROTOCOLS)}')
-    q.add_argument('--metric', default='ciou50', help=f'validation metric that picks best.pt: {", ".join(METRICS)} (open-set: also {", ".join(OPEN_SET_METRICS)})')
-    q.add_argument('--sched', default='const', choices=['const', 'cosine']); q.add_argument('--warmup', type=int, default=0)
-    q.add_argument('--clip', type=float, default=None); q.add_argument('--ckpt-every', type=int, default=None)
+    q.add_argument('--batch-size', type=int, default=64, help='global batch size (split across torchrun processes)')
+    q.add_argument('--size', type=int, default=224, help='image side given to the model')
+    q.add_argument('--seed', type=int, default=0, help='initialisation, batch order and draws')
+    q.add_argument('--workers', type=int, default=0, help='DataLoader worker processes')
+    q.add_argument('--protocol', default='ezvsl-train', choices=list(PROTOCOLS), metavar='PROTOCOL',
+                   help=f'validation protocol: {", ".join(PROTOCOLS)}')
+    q.add_argument('--metric', default='ciou50', choices=[*METRICS, *OPEN_SET_METRICS], metavar='METRIC',
+                   help=f'validation metric that picks best.pt: {", ".join(METRICS)} (open-set protocols: also {", ".join(OPEN_SET_METRICS)})')
+    q.add_argument('--sched', default='const', choices=['const', 'cosine'], help='learning-rate schedule')
+    q.add_argument('--warmup', type=int, default=0, help='linear learning-rate warm-up steps')
+    q.add_argument('--clip', type=float, default=None, help='clip the gradient norm to this (default: no clipping)')
+    q.add_argument('--ckpt-every', type=int, default=None, help='also write last.pt every this many steps (long epochs)')
     q.add_argument('--no-resume', action='store_true', help='start over even if the run folder has last.pt')
     q.add_argument('--no-gather', action='store_true', help='per-process negatives, as the reference code bases')
     q.add_argument('--quiet', action='store_true', help='no progress bars')
@@ -137,12 +198,14 @@ def _parser():
     q.add_argument('--fps', type=float, default=None, help='a pair every 1/fps seconds (default: the middle frame only)')
     q.add_argument('--clip-seconds', type=float, default=10., help='a CSV row in an uncut video: seconds from its start')
     q.add_argument('--annotations', default=None, help='boxes of the clips: a folder of Flickr-SoundNet XML files (<id>.xml) or a VGG-SS .json')
-    q.add_argument('--workers', type=int, default=0); q.add_argument('--quiet', action='store_true', help='no progress bar')
+    q.add_argument('--workers', type=int, default=0, help='videos decoded in parallel (processes)')
+    q.add_argument('--quiet', action='store_true', help='no progress bar')
     q = sub.add_parser('localize', help="heatmap videos: a trained run's map over every frame of a video, with its sound, and a strip of key frames")
     q.add_argument('videos', nargs='+', help='video files, or folders of them')
     q.add_argument('--ckpt', required=True, help='a checkpoint (RUN/best.pt) or a run folder (its best.pt, else last.pt)')
     q.add_argument('--out', default='heatmaps', help='folder for <video>_heatmap.mp4 (with the original sound) and <video>_keyframes.png')
-    q.add_argument('--protocol', default='ezvsl-test', help=f'how maps are upsampled and scored: one of {", ".join(PROTOCOLS)}')
+    q.add_argument('--protocol', default='ezvsl-test', choices=list(PROTOCOLS), metavar='PROTOCOL',
+                   help=f'how maps are upsampled and scored: one of {", ".join(PROTOCOLS)}')
     q.add_argument('--window', type=float, default=None, help="audio window in seconds (default: the run's own)")
     q.add_argument('--norm', default='frame', choices=['frame', 'clip'], help="'frame': each map min-max (as the protocols); 'clip': one scale, quiet looks quiet")
     q.add_argument('--opacity', type=float, default=0.6, help="the map's colour weight at its maximum (0-1)")
@@ -153,10 +216,12 @@ def _parser():
     q.add_argument('--trust-code', action='store_true', help="let the checkpoint name a method that is neither built in nor registered")
     q.add_argument('--quiet', action='store_true', help='no progress bars')
     q = sub.add_parser('eval', help='evaluate a checkpoint')
-    q.add_argument('--ckpt', required=True); q.add_argument('--split', default='test')
-    q.add_argument('--protocol', default='ezvsl-test', help=f'one of {", ".join(PROTOCOLS)}')
+    q.add_argument('--ckpt', required=True, help='a checkpoint (RUN/best.pt, RUN/last.pt) or a run folder (its best.pt, else last.pt)')
+    q.add_argument('--split', default='test', help="the data's split to score: test, test_heldout, test_open, val, ...")
+    q.add_argument('--protocol', default='ezvsl-test', choices=list(PROTOCOLS), metavar='PROTOCOL',
+                   help=f'scoring protocol: one of {", ".join(PROTOCOLS)}')
     q.add_argument('--data', default=None, help="other data to score (default: the run's own, found from the checkpoint's folder)")
-    q.add_argument('--json', default=None, help='also write the summary here')
+    q.add_argument('--json', default=None, help="also write the scores as JSON to this file ('-': print JSON instead of the table)")
     q.add_argument('--trust-code', action='store_true',
                    help="let the checkpoint name a method that is neither built in nor registered (imports and runs it)")
     return p
@@ -238,14 +303,19 @@ def command(argv:list # the words after `avl-nb`
         _check_scene_args(a)
         classes = a.classes.split(',') if ',' in a.classes else a.classes
         print(build_scenes(a.root, classes, size=a.size, n_objects=a.n_objects, n_train=a.n_train, n_val=a.n_val, n_test=a.n_test, seed=a.seed))
-    elif a.cmd == 'train': train_recipe(a).run(a.out, resume=not a.no_resume, progress=not a.quiet)
+    elif a.cmd == 'train':
+        r = train_recipe(a)
+        r.run(a.out, resume=not a.no_resume, progress=not a.quiet, cbs=[EpochSummary(a.out, r.metric if r.validate else None)])
     elif a.cmd == 'prepare': _prepare(a)
     elif a.cmd == 'localize': _localize(a)
     elif a.cmd == 'eval':
-        s = evaluate_checkpoint(a.ckpt, a.split, a.protocol, a.data, trusted=a.trust_code)
+        from avl_nb.localize import run_checkpoint
+        ckpt = run_checkpoint(a.ckpt)                                   # a run folder names its best.pt (else last.pt)
+        s = evaluate_checkpoint(ckpt, a.split, a.protocol, a.data, trusted=a.trust_code)
         s = {k: v for k, v in s.items() if isinstance(v, (int, float))}
-        print(json.dumps(s, indent=1))
-        if a.json: Path(a.json).write_text(json.dumps(s, indent=1))
+        if a.json == '-': print(json.dumps(s, indent=1)); return
+        print(eval_table(s, ckpt, a.split, a.protocol))
+        if a.json: Path(a.json).write_text(json.dumps(s, indent=1)); print(f'wrote {a.json}')
 
 _EXPECTED = (DataError, ValueError, OSError)   # bad input: the message is the whole story
 

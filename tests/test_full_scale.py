@@ -52,9 +52,9 @@ def test_videos_to_a_paper_configuration_run_and_back(tmp_path):
     assert torch.equal(fresh.image.conv1.weight, torch.load(weights)['conv1.weight'])
 
     weights.unlink()                                             # the run, on a machine without the weights file: it needs none
-    code, out, err = avl('eval', '--ckpt', tmp_path / 'run' / 'best.pt', '--split', 'test')
+    code, out, err = avl('eval', '--ckpt', tmp_path / 'run' / 'best.pt', '--split', 'test', '--json', '-')
     assert code == 0, err[-2000:]
-    s = json.loads(out[out.index('{'):])
+    s = json.loads(out)
     assert all(0 <= s[k] <= 1 for k in ('ciou50', 'auc', 'pointing'))
 
     from avl_nb.explorer import HeatmapExplorer                  # the explorer opens the run on its own test split
