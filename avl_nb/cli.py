@@ -11,7 +11,7 @@ from .core import DataError
 from .scenes import build_scenes, scene_stats, show_scenes
 from .method import METHODS, register_method, resolve_method, make_method   # the registry (08_method)
 from .checkpoint import load_checkpoint, method_from_checkpoint
-from .train import Callback
+from .train import Callback, CheckpointCB
 from .recipe import METRICS, OPEN_SET_METRICS, RunRecipe, _number, check_protocol, evaluate_checkpoint, make_datasets
 
 # %% auto #0
@@ -79,8 +79,6 @@ def _print_summary(s):
         print('\n' + results_table(rows, f"{split} ({what[split]}), {rows['AV']['n']} scenes, protocol {s['protocol']}"))
 
 # %% ../nbs/30_cli.ipynb #c11e0002
-from .train import CheckpointCB
-
 class EpochSummary(Callback):
     "Print one line per epoch (training loss, validation scores, checkpoints written), where a run resumed, and the files written."
     order = 50                                              # after `CheckpointCB` (30) and `LogCB` (40)

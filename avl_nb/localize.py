@@ -15,7 +15,7 @@ from .data import av_transform
 from .maps import upsample, minmax, slavc_scores
 from .metrics import GRID
 from .report import method_protocol
-from .checkpoint import data_places, load_checkpoint, method_from_checkpoint, names_data
+from .checkpoint import load_checkpoint, locate_data, method_from_checkpoint
 from .prepare import DRIFT, VIDEO_EXTS, _open, probe_video, read_audio, window_starts
 
 # %% auto #0
@@ -37,7 +37,9 @@ def model_inputs(config:dict,           # a run's config (a checkpoint's)
     "The image side, audio window and sample rate a trained run reads its inputs at."
     if 'size' not in config: raise DataError(where, "its config has no 'size': it does not say how its images were read")
     data = config.get('data')
-    meta = _scene_meta(next((p for p in data_places(config, where) if names_data(p)), None))   # its scene set, if found (`locate_data`)
+    try: found = locate_data(config, where)                          # its scene set, wherever the run is opened from
+    except DataError: found = None                                   # not here: the config must say the window
+    meta = _scene_meta(found)
     seconds = window or config.get('seconds') or (meta['seconds'] if meta else 3.0 if str(data).endswith('.json') else None)
     if seconds is None:
         raise DataError(where, f'its config does not say the audio window, and its scene set {data!r} is not here to say it: '

@@ -14,7 +14,7 @@ from .core import DataError, atomic_path, set_seed
 from .data import (AVDataset, SceneDataset, SemiSupervised, av_transform, collate_av, drop_leaks, labelled_subset,
                          open_set_split, pairs_from_folder)
 from .method import Method, make_method, resolve_method
-from .checkpoint import check_resumable, load_checkpoint, method_from_checkpoint, locate_data
+from .checkpoint import check_resumable, load_checkpoint, method_from_checkpoint, locate_data, names_data
 from .dist import finish_distributed
 from .loaders import make_loaders
 from .train import fit, run_config
@@ -152,8 +152,7 @@ def check_data(data) -> Path|str:
     "`data` if it names data: 'toy', a data spec file, or a scene set folder; else a `DataError` that says what to do."
     if data == 'toy': return data
     root = Path(data)
-    if root.suffix == '.json' and root.is_file(): return root
-    if not (root / 'classes.json').is_file():
+    if not names_data(root):
         raise DataError(root, 'not found' if not root.exists() else 'neither a scene set (no classes.json) nor a data spec (.json); '
                               'build a scene set with `avl-nb data build`, or describe your data in a spec (see the recipe notebook)')
     return root
