@@ -94,7 +94,7 @@ class EpochSummary(Callback):
         cp = learn.cb(CheckpointCB)
         self.first, self.losses, self.best_before = False, [], cp.best if cp else None
     def after_batch(self, learn):
-        if learn.training: self.losses.append(float(learn.loss))
+        if learn.training: self.losses.append(float(learn.loss.detach()))
     def after_epoch_end(self, learn):
         if not learn.is_main: return
         cp = learn.cb(CheckpointCB)

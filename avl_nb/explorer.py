@@ -4,19 +4,21 @@
 
 # %% ../nbs/40_explorer.ipynb #x1000003
 from __future__ import annotations
-import io
+import base64, io, threading
+from collections import namedtuple
 from dataclasses import replace
 from pathlib import Path
 import numpy as np, soundfile as sf, torch, torch.nn as nn, torch.nn.functional as F
-from .data import load_wave
+from .data import load_wave, gt_from_boxes, collate_av
 from .maps import minmax, slavc_scores, upsample
 from .metrics import PROTOCOLS, GRID, Evaluator, binarize
-from .report import denormalize
-from .report import evaluate, method_protocol
+from .report import denormalize, method_protocol
+from .localize import overlay, _jet
 
 # %% auto #0
-__all__ = ['ORDERS', 'AS_GIVEN', 'explain', 'protocol_ciou', 'sound_choices', 'object_box', 'in_box', 'wav_bytes', 'sample_order',
-           'checkpoints_in', 'gt_layers', 'HeatmapExplorer', 'VideoExplorer']
+__all__ = ['Sound', 'ORDERS', 'OVERLAYS', 'CHUNK', 'AS_GIVEN', 'NONE', 'explain', 'protocol_ciou', 'sound_choices', 'heard_gt',
+           'object_box', 'in_box', 'wav_bytes', 'sample_order', 'checkpoints_in', 'gt_layers', 'outline', 'draw_view',
+           'png_uri', 'clip_spectrogram', 'HeatmapExplorer', 'VideoExplorer']
 
 # %% ../nbs/40_explorer.ipynb #x1000006
 @torch.no_grad()
@@ -24,14 +26,17 @@ def explain(method:nn.Module,        # a trained method with `localize(image, au
             image:torch.Tensor,      # one image (3, H, W), normalised as the data gives it
             audio:torch.Tensor,      # one waveform (T,)
             gt:torch.Tensor|None=None, # its GT map (224, 224), for the cIoU
-            protocol:str='ezvsl-test' # a preset of `avl_nb.metrics.PROTOCOLS`
+            protocol:str='ezvsl-test', # a preset of `avl_nb.metrics.PROTOCOLS`
+            raw:torch.Tensor|None=None # the method's raw map (h, w) of this image and sound if already computed (then `localize` is not run)
            ) -> dict:                # 'map' (224, 224) in [0, 1], 'pred' (bool), 'cut', 'peak' (row, col), 'ciou' (or None), 'raw', 'protocol'
     "The heatmap of one image and one sound as a protocol sees it: normalised map, binary prediction, its threshold, peak, cIoU."
     p = method_protocol(method, protocol)
-    was = method.training; method.eval()
-    dev = next(method.parameters(), torch.empty(0)).device              # the method's device (a GPU after a GPU run)
-    raw = method.localize(image[None].to(dev), audio[None].to(dev)).float().cpu()
-    method.train(was)
+    if raw is None:
+        was = method.training; method.eval()
+        dev = next(method.parameters(), torch.empty(0)).device          # the method's device (a GPU after a GPU run)
+        try: raw = method.localize(image[None].to(dev), audio[None].to(dev)).float().cpu()
+        finally: method.train(was)
+    else: raw = raw.float().cpu().reshape(1, *raw.shape[-2:])
     up = upsample(raw, p.upsample, p.align_corners, GRID)
     scores = slavc_scores(up, p.tau) if p.scores == 'absolute' else up
     pred = binarize(scores, p.rule)[0]
@@ -50,31 +55,59 @@ def protocol_ciou(raw:torch.Tensor,            # one raw map (h, w), as `localiz
     return float(Evaluator(p).update(raw[None], gt[None].float())[0])
 
 # %% ../nbs/40_explorer.ipynb #x1000010
+Sound = namedtuple('Sound', 'wave object own path window')
+Sound.__doc__ = ("A sound to try on a frame: the `wave` heard (T,); the index of the scene `object` that makes it (None: none in "
+                 "view, or not known); whether it is the sample's `own`; the `path` it was cut from and the `window` taken "
+                 "('center', 'start'; None where unknown)")
+
 def sound_choices(ds,                 # a test split: a `SceneDataset` (scene split) or an `AVDataset`
                   i:int,              # a sample index
                   item:dict|None=None # sample `i`, if the caller has read it already
-                 ) -> dict:           # label -> (waveform (T,), object index or None)
+                 ) -> dict:           # label -> `Sound`
     "The sounds to try on sample `i`: its own, each other object's, one of a class not in the frame (scene data), the next sample's."
     item, sc = item or ds[i], getattr(ds, 'scenes', {}).get(_id(ds, i), dict(source=None, objects=[]))
-    out = {f"own sound ({item['label'] or 'unlabelled'})": (item['audio'], sc['source'])}
-    for k, o in enumerate(sc['objects']):
-        if k != sc['source']: out[f"object {k}: {o['class']}"] = (_bank_sound(ds, o['class']), k)
-    absent = [c for c in getattr(ds, 'classes', []) if c not in {o['class'] for o in sc['objects']}]
+    out = {f"own sound ({item['label'] or 'unlabelled'})": Sound(item['audio'], sc['source'], True, *_origin(ds, i))}
+    present = [o['class'] for o in sc['objects']]
+    for k, c in enumerate(present):
+        if k != sc['source']: out[f"object {k}: {c}"] = Sound(*_bank_sound(ds, c, k))
+    absent = [c for c in getattr(ds, 'classes', []) if c not in present]
     if absent:                                             # what should a map do when nothing in view makes the sound?
-        c = absent[i % len(absent)]; out[f"not in the frame: {c}"] = (_bank_sound(ds, c), None)
+        c = absent[i % len(absent)]; out[f"not in the frame: {c}"] = Sound(*_bank_sound(ds, c, None))
     j = (i + 1) % len(ds); nxt = ds[j]
-    out[f"sample {_id(ds, j)}'s sound ({nxt['label'] or 'unlabelled'})"] = (nxt['audio'], None)
+    k = present.index(nxt['label']) if nxt['label'] in present else None    # this frame may hold an object of the class heard
+    out[f"sample {_id(ds, j)}'s sound ({nxt['label'] or 'unlabelled'})"] = Sound(nxt['audio'], k, False, *_origin(ds, j))
     return out
 
-def _bank_sound(ds, cls:str) -> torch.Tensor:
-    "The centred window of the first recording of class `cls` in a scene set's bank."
+def _bank_sound(ds, cls:str, k) -> tuple:
+    "The centred window of the first recording of class `cls` in a scene set's bank, as `Sound`'s fields (object `k`)."
     recs = sorted((ds.root / 'bank' / cls).glob('*.wav'))
     if not recs: raise FileNotFoundError(f"{ds.root / 'bank' / cls}: no recordings of {cls!r} to play")
-    return torch.from_numpy(load_wave(recs[0], ds.sr, ds.seconds, 'center'))
+    return torch.from_numpy(load_wave(recs[0], ds.sr, ds.seconds, 'center')), k, False, recs[0], 'center'
+
+def _origin(ds, i:int) -> tuple:
+    "The file sample `i`'s sound is read from and the window its loader takes (None where it is drawn at random)."
+    if hasattr(ds, 'pairs'): return ds.pairs[i].audio, ds.window if ds.window in ('center', 'start') else None
+    return ds.dir / 'audio' / f'{ds.ids[i]}.wav', None if getattr(ds, 'draw_source', False) else 'center'
 
 def _id(ds, i:int) -> str:
     "Sample `i`'s id, without reading the sample: a scene split's `ids`, an `AVDataset`'s pairs."
     return ds.ids[i] if hasattr(ds, 'ids') else ds.pairs[i].id
+
+def heard_gt(ds,                  # the split `sound_choices` was asked about
+             i:int,               # the sample index
+             sound:Sound,         # one of its `sound_choices`
+             item:dict|None=None  # sample `i`, if read already
+            ) -> dict|None:       # the item as the heard object's GT: `gt_map`, `boxes`, `mask`, `label`; None if nothing in view is known to make the sound
+    "The ground truth of what is heard: the sample's own for its own sound, the heard object's box and mask for another object's (scene data)."
+    item = item if item is not None else ds[i]
+    if sound.own: return item
+    if sound.object is None: return None
+    sid = ds.ids[i]; obj = ds.scenes[sid]['objects'][sound.object]
+    _, mask, (W, H) = ds._frame(i, sid, obj)                               # the object's mask, moved as the frame is
+    x0, y0, x1, y1 = obj['box']
+    gt, boxes = gt_from_boxes([[x0 / W, y0 / H, x1 / W, y1 / H]], 'vggss', ds.gt_size)
+    return {**item, 'gt_map': torch.from_numpy(np.ascontiguousarray(gt)), 'boxes': boxes, 'mask': mask,
+            'label': obj['class'], 'source': sound.object}
 
 def object_box(ds, i:int, k:int, size:int=GRID) -> tuple:
     "Object `k` of sample `i`'s scene: its box `(x0, y0, x1, y1)` on the `size` grid."
@@ -131,31 +164,109 @@ def gt_layers(item:dict,      # a dataset item: `gt_map`, `boxes` (in the GT map
     m = F.interpolate(torch.as_tensor(m, dtype=torch.float32)[None, None], size=(size, size), mode='nearest')[0, 0]
     return boxes, (m > 0.5).numpy()
 
+# %% ../nbs/40_explorer.ipynb #d0000002
+OVERLAYS = ('fade by score', 'uniform', 'contours')
+
+def outline(mask:np.ndarray # (H, W) bool
+           ) -> np.ndarray:  # (H, W) bool: the mask's pixels with a 4-neighbour outside it (or at the image's edge)
+    "The boundary of a binary mask, one pixel wide, inside the mask."
+    m = np.asarray(mask, bool); p = np.pad(m, 1)
+    return m & ~(p[:-2, 1:-1] & p[2:, 1:-1] & p[1:-1, :-2] & p[1:-1, 2:])
+
+def draw_view(frame:np.ndarray,            # (H, W, 3) uint8
+              heat:np.ndarray,             # (H, W) map in [0, 1]
+              mode:str='fade by score',    # one of `OVERLAYS`
+              opacity:float=0.6,           # colour weight at a map value of 1 (fade, uniform)
+              pred:np.ndarray|None=None,   # (H, W) bool prediction to outline in white
+              mask:np.ndarray|None=None,   # (H, W) bool GT mask to outline in green
+              levels:tuple=(0.25, 0.5, 0.75) # the iso-lines of the 'contours' mode
+             ) -> np.ndarray:              # (H, W, 3) uint8
+    "The frame with the map drawn as `mode` says, the prediction outlined in white and the GT mask in green."
+    if mode not in OVERLAYS: raise ValueError(f'mode must be one of {OVERLAYS}, not {mode!r}')
+    h = np.clip(np.asarray(heat, np.float32), 0, 1)
+    if frame.shape[:2] != h.shape: raise ValueError(f'heat {h.shape} and frame {frame.shape[:2]} differ in size')
+    if mode == 'fade by score': out = overlay(frame, h, opacity)
+    elif mode == 'uniform':
+        out = (frame.astype(np.float32) * (1 - opacity) + _jet()[(h * 255).astype(np.uint8)] * opacity).round().astype(np.uint8)
+    else:
+        out = frame.copy()
+        for lv in levels: out[outline(h >= lv)] = _jet()[int(lv * 255)]
+    if pred is not None: out[outline(pred)] = 255
+    if mask is not None: out[outline(mask)] = (0, 255, 0)
+    return out
+
+def png_uri(rgb:np.ndarray # (H, W, 3) uint8
+           ) -> str:       # a `data:image/png;base64,...` URI
+    "A picture as a PNG data URI (what a plotly `Image` trace's `source` takes)."
+    from PIL import Image
+    buf = io.BytesIO(); Image.fromarray(rgb).save(buf, 'PNG')
+    return 'data:image/png;base64,' + base64.b64encode(buf.getvalue()).decode()
+
+def clip_spectrogram(path,                 # the audio file a sound was cut from
+                     sr:int,               # the rate the data reads it at, Hz
+                     seconds:float,        # the window the model hears
+                     window:str|None='center', # where the loader cut it ('center', 'start'); None: unknown (drawn at random)
+                     n_mels:int=64         # mel bands
+                    ) -> dict:             # 'db' (n_mels, frames) in [0, 1], low bands first; 'duration' (s); 'heard' (t0, t1) s or None
+    "The whole clip's log-mel spectrogram (80 dB range) and the window of it the model hears."
+    import torchaudio
+    x = load_wave(path, sr)
+    hop = max(1, sr // 100)                                               # 10 ms frames
+    S = torchaudio.transforms.MelSpectrogram(sr, n_fft=max(4 * hop, 2 * n_mels), hop_length=hop, n_mels=n_mels)(torch.from_numpy(x)).numpy()
+    db = 10 * np.log10(np.maximum(S, 1e-10) / max(float(S.max()), 1e-10))  # dB below the clip's loudest cell
+    n, dur = int(round(sr * seconds)), len(x) / sr
+    if len(x) <= n: heard = (0.0, dur)                                    # shorter than the window: all of it (tiled or padded)
+    elif window == 'center': t0 = ((len(x) - n) // 2) / sr; heard = (t0, t0 + seconds)
+    elif window == 'start': heard = (0.0, seconds)
+    else: heard = None
+    return dict(db=((db + 80) / 80).clip(0, 1).astype(np.float32), duration=dur, heard=heard)
+
 # %% ../nbs/40_explorer.ipynb #x1000015
 import ipywidgets as W
 import plotly.graph_objects as go
+from plotly.graph_objs import FigureWidget as _FigureWidget   # plotly imports its widget lazily (seconds, once): pay it with this module, not at the first view
 from contextlib import contextmanager
 from .recipe import recipe_from_config
 from .checkpoint import method_from_checkpoint
 from .core import default_device
+
+import atexit, weakref
+CHUNK = 16   # samples per model call when a split is scored: always the same groups, so every score is the same every time
 
 def _frame_rgb(image:torch.Tensor, size:int=GRID) -> np.ndarray:
     x = denormalize(image).permute(2, 0, 1)[None]
     return (F.interpolate(x, size=(size, size), mode='bilinear', align_corners=False, antialias=True)[0].permute(1, 2, 0)
             .clamp(0, 1) * 255).round().byte().numpy()
 
-def _contour(color:str, width:float) -> go.Contour:
-    return go.Contour(z=np.zeros((GRID, GRID)), contours=dict(start=0.5, end=0.5, coloring='none'), line=dict(color=color, width=width),
-                      showscale=False, hoverinfo='skip')
+_CLEAR = [[0, 'rgba(0,0,0,0)'], [1, 'rgba(0,0,0,0)']]
+_HOVER = 4    # the hover values are the map's means over 4×4 cells: 56×56 numbers to send, not 224×224
 
-def _figure(size:int=320) -> go.FigureWidget:
-    "Frame, heatmap, prediction contour (white), GT mask contour (green); the GT boxes are layout shapes."
-    fig = go.FigureWidget([go.Image(z=np.zeros((GRID, GRID, 3), np.uint8), hoverinfo='skip'),
-                           go.Heatmap(z=np.zeros((GRID, GRID)), colorscale='Jet', zmin=0, zmax=1, showscale=False, opacity=0.5, hoverinfo='skip'),
-                           _contour('white', 2), _contour('lime', 1.5)])
-    fig.update_layout(width=size, height=size + 30, margin=dict(l=0, r=0, t=30, b=0), title=dict(text='', font=dict(size=12)), showlegend=False,
-                      xaxis=dict(visible=False, range=[0, GRID]), yaxis=dict(visible=False, range=[GRID, 0], scaleanchor='x'))
+def _figure(size:int) -> go.FigureWidget:
+    "One view: the drawn picture, an invisible heatmap that gives hover values, a colourbar, a legend; GT boxes are layout shapes."
+    g = GRID // _HOVER
+    legend = [go.Scatter(x=[None], y=[None], mode='lines', name=n, line=dict(color=c, width=2, dash=d), hoverinfo='skip')
+              for n, c, d in (('prediction', 'white', 'solid'), ('GT mask', 'lime', 'solid'), ('GT box (heard)', 'yellow', 'dot'),
+                              ("own sound's box", 'silver', 'dash'))]
+    fig = go.FigureWidget([go.Image(source=png_uri(np.zeros((GRID, GRID, 3), np.uint8)), hoverinfo='skip'),
+                           go.Heatmap(z=np.zeros((g, g)), x0=(_HOVER - 1) / 2, dx=_HOVER, y0=(_HOVER - 1) / 2, dy=_HOVER, zmin=0, zmax=1,
+                                      colorscale=_CLEAR, showscale=False, hovertemplate='x %{x:.0f}, y %{y:.0f}: map %{z:.2f}<extra></extra>'),
+                           go.Scatter(x=[None], y=[None], mode='markers', hoverinfo='skip', showlegend=False,
+                                      marker=dict(colorscale='Jet', cmin=0, cmax=1, color=[0.0], showscale=True,
+                                                  colorbar=dict(thickness=12, len=0.8, tickvals=[0, 0.5, 1], title=dict(text='map', side='right')))),
+                           *legend])
+    fig.update_layout(width=size + 80, height=size + 90, margin=dict(l=2, r=2, t=40, b=50), plot_bgcolor='white',
+                      title=dict(text='', font=dict(size=13), x=0.01, xanchor='left', y=0.985, yanchor='top'),
+                      legend=dict(orientation='h', x=0, y=-0.01, yanchor='top', bgcolor='rgb(80,80,80)', font=dict(color='white', size=11)),
+                      xaxis=dict(visible=False, range=[-0.5, GRID - 0.5]), yaxis=dict(visible=False, range=[GRID - 0.5, -0.5], scaleanchor='x'))
+    fig._config = dict(displayModeBar=False)                             # no toolbar over the title: the PNG export is a button
     return fig
+
+_SCORING = weakref.WeakSet()   # explorers whose background thread runs: stopped before the interpreter exits
+
+@atexit.register
+def _stop_scoring():
+    for ex in list(_SCORING): ex._stop.set(); ex._wake.set()
+    for ex in list(_SCORING): ex._thread.join(30)
 
 @contextmanager
 def _quiet(w, handler):
@@ -164,61 +275,103 @@ def _quiet(w, handler):
     try: yield
     finally: w.observe(handler, names='value')
 
+def _pack(gt:torch.Tensor):
+    "GT maps kept small: one bit a pixel where they are 0/1 (boxes, masks), else as they are (Flickr's annotator shares)."
+    return (np.packbits(gt.bool().numpy()), tuple(gt.shape)) if bool(((gt == 0) | (gt == 1)).all()) else gt.float().clone()
+
+def _unpack(p) -> torch.Tensor:
+    if isinstance(p, torch.Tensor): return p
+    bits, shape = p
+    return torch.from_numpy(np.unpackbits(bits, count=int(np.prod(shape))).reshape(shape).astype(np.float32))
+
 AS_GIVEN = '(as given)'
+NONE = '(none)'
 
 def _about(meta:dict) -> str:
     "A checkpoint in a few words: epochs done and its validation cIoU@0.5 where it has one."
     v = meta['metrics'].get('ciou50')
     return f"after epoch {meta['epoch']}" + ('' if v is None else f', validation cIoU@0.5 {v:.3f}')
 
+def _box(w:int) -> W.Layout: return W.Layout(width=f'{w}px', flex='0 0 auto', margin='2px 12px 2px 0')
+_WIDE = {'description_width': 'initial'}
+def _row(*ws) -> W.HBox: return W.HBox(list(ws), layout=W.Layout(flex_flow='row wrap', align_items='center'))
+
 class HeatmapExplorer(W.VBox):
-    "Browse a test split with trained methods: heatmap, GT boxes and mask, prediction at a threshold, cIoU; sort and filter by cIoU; swap and play the sound."
+    "Browse a test split with trained methods: heatmap, GT of what is heard, prediction at a threshold, cIoU; sort and filter by cIoU; swap and play the sound."
     def __init__(self, methods:dict,        # name -> a trained method, a run folder (its `*.pt`) or a checkpoint file
                  ds=None,                    # a test split (`scene_split`, an `AVDataset`); None: `split` of the first run's data
                  protocol:str='ezvsl-test',  # the starting protocol
                  split:str='test',           # the split opened when `ds` is None
-                 size:int=320,               # figure side in pixels
+                 size:int=400,               # side of each view's picture in pixels
                  device=None,                # where checkpoints read from files run (None: a GPU if there is one)
-                 trusted:bool=False          # let checkpoints name methods that are neither built in nor registered (runs their code)
+                 trusted:bool=False,         # let checkpoints name methods that are neither built in nor registered (runs their code)
+                 precompute:bool=True,       # after the first view, score the split in a background thread (ordering and filtering are then immediate)
+                 export_dir='explorer-png'   # where `save_png` and the "save PNG" button write
                 ):
         if not methods: raise ValueError('give at least one trained method, run folder or checkpoint')
         self.methods = dict(methods)
         self._ckpts = {n: checkpoints_in(m) for n, m in self.methods.items() if not isinstance(m, nn.Module)}
         self._ckpt = {n: next(iter(self._ckpts[n])) if n in self._ckpts else AS_GIVEN for n in self.methods}   # best.pt first
-        self._loaded, self._meta, self._cious, self.device = {}, {}, {}, torch.device(device) if device is not None else default_device()
-        self.trusted = trusted
+        self._loaded, self._meta, self.device = {}, {}, torch.device(device) if device is not None else default_device()
+        self.trusted, self.size, self.export_dir = trusted, size, Path(export_dir)
+        self._lock, self._raw, self._gts, self._scored, self._failed = threading.RLock(), {}, {}, {}, set()
+        self._stop, self._wake, self._busy_depth = threading.Event(), threading.Event(), 0
+        self.status, self.progress = W.HTML(layout=W.Layout(flex='0 1 auto')), W.IntProgress(min=0, max=1, layout=W.Layout(width='200px', visibility='hidden'))
         self.ds = ds if ds is not None else self._split_of_first_run(split)
+        self._n_chunks = -(-len(self.ds) // CHUNK)
         names = list(self.methods)
-        self.method = W.Dropdown(options=names, value=names[0], description='method')
-        self.checkpoint = W.Dropdown(description='checkpoint')
-        self.beside = W.Dropdown(options=['(none)'] + names, value='(none)', description='beside')
-        self.protocol = W.Dropdown(options=list(PROTOCOLS), value=protocol, description='protocol')
-        self.order = W.Dropdown(options=ORDERS, value='dataset', description='order')
-        self.ciou_range = W.FloatRangeSlider(value=(0., 1.), min=0, max=1, step=0.01, description='cIoU range', continuous_update=False)
-        self.sample = W.IntSlider(value=0, min=0, max=len(self.ds) - 1, description='sample', continuous_update=False)
-        self.sound = W.Dropdown(description='sound', layout=W.Layout(width='340px'))
-        self.audio = W.Audio(format='wav', autoplay=False, loop=False)
-        self.opacity = W.FloatSlider(value=0.5, min=0, max=1, step=0.05, description='opacity')
-        self.threshold = W.FloatSlider(value=0.5, min=0, max=1, step=0.01, description='threshold', continuous_update=False)
-        self.reset = W.Button(description="protocol's threshold")
-        self.show_boxes = W.Checkbox(value=True, description='GT boxes', indent=False, layout=W.Layout(width='100px'))
-        self.show_mask = W.Checkbox(value=True, description='GT mask', indent=False, layout=W.Layout(width='100px'))
+        self.method = W.Dropdown(options=names, value=names[0], description='method', layout=_box(230), style=_WIDE)
+        self.checkpoint = W.Dropdown(description='checkpoint', layout=_box(210), style=_WIDE)
+        self.beside = W.Dropdown(description='beside', layout=_box(270), style=_WIDE)
+        self.protocol = W.Dropdown(options=list(PROTOCOLS), value=protocol, description='protocol', layout=_box(220), style=_WIDE)
+        self.order = W.Dropdown(options=ORDERS, value='dataset', description='order', layout=_box(210), style=_WIDE)
+        self.ciou_range = W.FloatRangeSlider(value=(0., 1.), min=0, max=1, step=0.01, description='cIoU range', continuous_update=False,
+                                             layout=_box(340), style=_WIDE)
+        self.prev = W.Button(description='◀', tooltip='previous sample', layout=W.Layout(width='42px', flex='0 0 auto'))
+        self.sample = W.IntSlider(value=1, min=1, max=len(self.ds), description='sample', continuous_update=False, layout=_box(330), style=_WIDE)
+        self.next = W.Button(description='▶', tooltip='next sample', layout=W.Layout(width='42px', flex='0 0 auto'))
+        self.sound = W.Dropdown(description='sound', layout=_box(380), style=_WIDE)
+        self.audio = W.Audio(format='wav', autoplay=False, loop=False, layout=_box(300))
+        self.overlay = W.ToggleButtons(options=OVERLAYS, value=OVERLAYS[0], style=dict(button_width='112px', description_width='initial'), layout=W.Layout(width='auto', flex='0 0 auto', margin='2px 12px 2px 0'),
+                                       tooltips=['colour weight follows the score: the scene stays visible', 'the same weight everywhere',
+                                                 'iso-lines at 0.25, 0.5, 0.75, no fill'])
+        self.opacity = W.FloatSlider(value=0.6, min=0, max=1, step=0.05, description='opacity', layout=_box(300), style=_WIDE)
+        self.threshold = W.FloatSlider(value=0.5, min=0, max=1, step=0.01, description='threshold', continuous_update=False, layout=_box(320), style=_WIDE)
+        self.reset = W.Button(description="protocol's threshold", layout=_box(160))
+        self.keep = W.Checkbox(value=False, description='keep threshold', indent=False, layout=_box(125))
+        self.show_boxes = W.Checkbox(value=True, description='GT boxes', indent=False, layout=_box(90))
+        self.show_mask = W.Checkbox(value=True, description='GT mask', indent=False, layout=_box(90))
+        self.save = W.Button(description='save PNG', icon='download', layout=_box(110))
         self.info = W.HTML()
-        self.figs = [_figure(size), _figure(size)]
-        self._panel = W.HBox([self.figs[0]])
+        self.figs = [_figure(size)]                                      # a second view's figure is made when first needed
+        self.spectrogram, self.spec_title = W.Image(format='png', layout=W.Layout(width=f'{size + 40}px')), W.HTML()
+        self.spec_axis = W.HTML(layout=W.Layout(width=f'{size + 40}px'))
+        self._spec_box = W.VBox([self.spec_title, self.spectrogram, self.spec_axis])
+        self._panel = W.HBox([self.figs[0]], layout=W.Layout(flex_flow='row wrap'))
         self.views, self._choices, self._item, self._shown, self._visible = {}, {}, (None, None), None, torch.arange(len(self.ds))
-        super().__init__([W.HBox([self.method, self.checkpoint, self.beside, self.protocol]),
-                          W.HBox([self.order, self.ciou_range, self.sample]), W.HBox([self.sound, self.audio]),
-                          W.HBox([self.opacity, self.threshold, self.reset, self.show_boxes, self.show_mask]), self.info, self._panel])
-        for w_, f in ((self.method, self._on_method), (self.checkpoint, self._on_checkpoint), (self.beside, self._redraw),
+        self._own_threshold, self._clips, self._heard = False, {}, None
+        super().__init__([_row(self.method, self.checkpoint, self.beside, self.protocol),
+                          _row(self.order, self.ciou_range, W.HBox([self.prev, self.sample, self.next], layout=W.Layout(flex='0 0 auto'))),
+                          _row(self.sound, self.audio),
+                          _row(W.Label('map drawn as'), self.overlay, self.opacity),
+                          _row(self.threshold, self.reset, self.keep, self.show_boxes, self.show_mask, self.save),
+                          _row(self.status, self.progress), self.info, self._panel, self._spec_box])
+        for w_, f in ((self.method, self._on_method), (self.checkpoint, self._on_checkpoint), (self.beside, self._on_beside),
                       (self.protocol, self._on_selection), (self.order, self._on_selection), (self.ciou_range, self._on_selection),
                       (self.sample, self._on_sample), (self.sound, self._on_sound), (self.threshold, self._on_threshold),
-                      (self.opacity, self._on_opacity), (self.show_boxes, self._on_gt), (self.show_mask, self._on_gt)):
+                      (self.opacity, self._on_look), (self.overlay, self._on_look), (self.show_boxes, self._on_look), (self.show_mask, self._on_look)):
             w_.observe(f, names='value')
         self.reset.on_click(lambda _: self._reset_threshold())
-        self._set_checkpoints()
+        self.prev.on_click(lambda _: self.step(-1)); self.next.on_click(lambda _: self.step(1))
+        self.save.on_click(lambda _: self._on_save())
+        self._set_checkpoints(); self._set_beside()
         self._on_sample()
+        self._thread = None
+        if precompute:
+            self._thread = threading.Thread(target=self._background, daemon=True, name='HeatmapExplorer scores'); self._thread.start()
+            _SCORING.add(self)
 
+    # --- what is shown: models, checkpoints, per-sample scores -------------------------------------------------------
     def _split_of_first_run(self, split):
         "The test split of the data the first run folder (or checkpoint) was trained on, as its config describes it."
         if not self._ckpts: raise ValueError('give a test split `ds`: no method here is a run folder or checkpoint to read the data from')
@@ -230,35 +383,100 @@ class HeatmapExplorer(W.VBox):
         if split not in ds: raise ValueError(f"split {split!r} not found in {recipe.data}: have {sorted(recipe.datasets())}")
         return ds[split]
 
-    def model(self, name:str) -> nn.Module:
-        "The method `name` at its chosen checkpoint (loaded when first asked for, then kept)."
+    def model(self, name:str, ckpt:str|None=None) -> nn.Module:
+        "The method `name` at checkpoint `ckpt` (default: the one chosen for it), loaded when first asked for, then kept."
         if name not in self._ckpts: return self.methods[name]
-        key = (name, self._ckpt[name])
-        if key not in self._loaded:
-            m, self._meta[key] = method_from_checkpoint(self._ckpts[name][key[1]], self.trusted)
-            self._loaded[key] = m.to(self.device)
+        key = (name, ckpt or self._ckpt[name])
+        with self._lock:
+            if key not in self._loaded:
+                with self._busy(f'loading {name} ({key[1]})'):
+                    m, self._meta[key] = method_from_checkpoint(self._ckpts[name][key[1]], self.trusted)
+                    self._loaded[key] = m.to(self.device).eval()              # the explorer's own copy: only ever evaluated
         return self._loaded[key]
 
-    def cious(self, name:str|None=None) -> torch.Tensor:
-        "Per-sample cIoU of method `name` (default: the one on show) at its checkpoint under the protocol on show."
-        name = name or self.method.value
-        key = (name, self._ckpt[name], self.protocol.value)
-        if key not in self._cious:
-            from torch.utils.data import DataLoader
-            from avl_nb.data import collate_av
-            dl = DataLoader(self.ds, batch_size=50, collate_fn=collate_av)
-            self._cious[key] = evaluate(self.model(name), dl, self.protocol.value, summary=False).results()['ciou']
-        return self._cious[key]
+    def _chunk(self, spec:tuple, c:int) -> torch.Tensor:
+        "Raw maps of samples `c·CHUNK …` for `spec` = (name, checkpoint), computed once, under the lock that keeps one model call at a time."
+        with self._lock:
+            got = self._raw.setdefault(spec, {})
+            if c not in got:
+                b = collate_av([self.ds[i] for i in range(c * CHUNK, min(len(self.ds), (c + 1) * CHUNK))])
+                m = self.model(*spec); dev = next(m.parameters(), torch.empty(0)).device
+                was = m.training; m.eval()
+                try:
+                    with torch.no_grad(): got[c] = m.localize(b['image'].to(dev), b['audio'].to(dev)).float().cpu()
+                finally: m.train(was)
+                if c not in self._gts: self._gts[c] = _pack(b['gt_map'].float())
+            return got[c]
 
+    def _chunk_cious(self, spec:tuple, protocol:str, c:int) -> torch.Tensor:
+        "Per-sample cIoU of chunk `c` under `protocol`, as `avl_nb.report.evaluate` scores it (open-set negatives: no GT pixel)."
+        key = (spec, protocol, c)
+        if key not in self._scored:
+            raw = self._chunk(spec, c); gt = _unpack(self._gts[c])
+            p = method_protocol(self.model(*spec), protocol)
+            self._scored[key] = Evaluator(p).update(raw, gt, negative=(gt.flatten(1).amax(1) == 0) if p.open_set else None).float()
+        return self._scored[key]
+
+    def cious(self, name:str|None=None, ckpt:str|None=None, protocol:str|None=None) -> torch.Tensor:
+        "Per-sample cIoU of method `name` at checkpoint `ckpt` under `protocol` (defaults: what is on show), scored once and kept."
+        spec = (name or self.method.value, ckpt or self._ckpt[name or self.method.value])
+        protocol = protocol or self.protocol.value
+        todo = [c for c in range(self._n_chunks) if (spec, protocol, c) not in self._scored]
+        if todo:
+            with self._busy(f'scoring {len(self.ds)} samples with {self._label(spec)} under {protocol}', len(todo)):
+                for k, c in enumerate(todo): self._chunk_cious(spec, protocol, c); self.progress.value = k + 1
+        return torch.cat([self._scored[(spec, protocol, c)] for c in range(self._n_chunks)])
+
+    def _background(self):
+        """Fill the raw maps of the checkpoints on show, chunk by chunk, until told to stop. Only checkpoints the explorer loaded
+        itself: a module given trained is yours, and your code may be running it (it is scored when first needed instead).
+        A failure (a damaged file) is left for the foreground to meet and report when it needs that chunk."""
+        while not self._stop.is_set():
+            specs = [s for s in self._specs() if s[0] in self._ckpts and s not in self._failed]
+            todo = next(((s, c) for s in specs for c in range(self._n_chunks) if c not in self._raw.get(s, {})), None)
+            if todo is None: self._wake.wait(); self._wake.clear(); continue
+            try: self._chunk(*todo)
+            except Exception: self._failed.add(todo[0])
+
+    def close(self):
+        "Stop the background scoring too."
+        if getattr(self, '_stop', None) is not None: self._stop.set(); self._wake.set()
+        super().close()
+
+    @contextmanager
+    def _busy(self, what:str, total:int=0):
+        "Say what is being computed (with a progress bar for `total` steps) while it runs (from the kernel's main thread only)."
+        if threading.current_thread() is not threading.main_thread(): yield; return
+        self._busy_depth += 1
+        if self._busy_depth == 1 or total:
+            self.status.value = f'<span style="color:#b35900">computing: {what}…</span>'
+            self.progress.max, self.progress.value = max(total, 1), 0
+            self.progress.layout.visibility = 'visible' if total else 'hidden'
+        try: yield
+        finally:
+            self._busy_depth -= 1
+            if self._busy_depth == 0: self.status.value = ''; self.progress.layout.visibility = 'hidden'
+
+    # --- navigation ---------------------------------------------------------------------------------------------------
     def index(self) -> int:
-        "The dataset index of the sample on show (the slider is a position in the chosen order and cIoU range)."
-        return int(self._visible[self.sample.value])
+        "The dataset index of the sample on show (`sample` is its 1-based position in the chosen order and cIoU range)."
+        return int(self._visible[self.sample.value - 1])
+
+    def step(self, by:int=1):
+        "Show the sample `by` places on in the list (wrapping at its ends)."
+        n = len(self._visible)
+        if n: self.sample.value = (self.sample.value - 1 + by) % n + 1
 
     def _current(self) -> tuple:
         "The dataset index and item on show, read from the dataset once per sample rather than on every redraw."
         i = self.index()
         if self._item[0] != i: self._item = (i, self.ds[i])
         return self._item
+
+    def _specs(self) -> list:
+        "(name, checkpoint) of each view: the method on show, and the one beside it if it is another."
+        main = (self.method.value, self._ckpt[self.method.value])
+        return [main] + ([self.beside.value] if self.beside.value not in (NONE, main) else [])
 
     def _set_checkpoints(self):
         "The checkpoint dropdown offers the method's own checkpoints (none to choose for a module given trained)."
@@ -267,29 +485,45 @@ class HeatmapExplorer(W.VBox):
             self.checkpoint.options = list(self._ckpts.get(n, [AS_GIVEN])); self.checkpoint.value = self._ckpt[n]
         self.checkpoint.disabled = n not in self._ckpts
 
-    def _on_method(self, *_): self._set_checkpoints(); self._on_selection()
+    def _set_beside(self):
+        "Beside: any other method, or another checkpoint of any run (so `best.pt` and `last.pt` of one run can be compared)."
+        opts = [(NONE, NONE)] + [(n if ck == AS_GIVEN else f'{n} · {ck}', (n, ck))
+                                 for n in self.methods for ck in self._ckpts.get(n, [AS_GIVEN])]
+        main = (self.method.value, self._ckpt[self.method.value])
+        opts = [o for o in opts if o[1] != main]
+        with _quiet(self.beside, self._on_beside):
+            old = self.beside.value
+            self.beside.options = opts; self.beside.value = old if old in [v for _, v in opts] else NONE
+
+    def _on_method(self, *_): self._set_checkpoints(); self._set_beside(); self._on_selection()
 
     def _on_checkpoint(self, *_):
-        self._ckpt[self.method.value] = self.checkpoint.value; self._on_selection()
+        self._ckpt[self.method.value] = self.checkpoint.value; self._set_beside(); self._on_selection()
+
+    def _on_beside(self, *_): self._wake.set(); self._redraw(reset=not self.keep.value)
 
     def _on_selection(self, *_):
         "The samples on show follow the order and the cIoU range (of the method, checkpoint and protocol on show)."
+        self._wake.set()
         lo, hi = self.ciou_range.value
         needs = self.order.value != 'dataset' or lo > 0 or hi < 1
         self._visible = sample_order(self.cious() if needs else None, len(self.ds), self.order.value, lo, hi)
         n = len(self._visible)
         with _quiet(self.sample, self._on_sample):
-            self.sample.max = max(n - 1, 0); self.sample.value = min(self.sample.value, self.sample.max)
-        self.sample.disabled = n == 0
+            self.sample.max = max(n, 1); self.sample.value = min(self.sample.value, self.sample.max)
+        self.sample.disabled = self.prev.disabled = self.next.disabled = n == 0
         if n == 0:
-            self._panel.children = ()
-            self.info.value = f'no sample has a cIoU in [{lo:.2f}, {hi:.2f}] ({self.method.value}, {self.protocol.value}): widen the range'
+            self._panel.children = (); self._spec_box.layout.display = 'none'
+            self.info.value = (f'no sample has a cIoU in [{lo:.2f}, {hi:.2f}] ({self.method.value}, {self._ckpt[self.method.value]}, '
+                               f'{self.protocol.value}): widen the range')
             return
-        self._on_sample()
+        self._spec_box.layout.display = None
+        self._shown = None; self._on_sample()
 
     def _on_sample(self, *_):
+        if not len(self._visible): return
         i = self._current()[0]
-        if i == self._shown: return self._redraw(reset=True)                 # same sample: keep the sound chosen
+        if i == self._shown: return self._redraw(reset=not self.keep.value)   # same sample: keep the sound chosen
         self._shown, self._choices = i, sound_choices(self.ds, i, self._item[1])
         with _quiet(self.sound, self._on_sound):                           # one redraw below, not one per trait change
             self.sound.options = list(self._choices); self.sound.value = list(self._choices)[0]   # the own sound
@@ -297,65 +531,171 @@ class HeatmapExplorer(W.VBox):
 
     def _on_sound(self, *_):
         if self.sound.value is None: return
-        self.audio.value = wav_bytes(self._choices[self.sound.value][0], self.ds.sr)
-        self._redraw(reset=True)
+        s = self._choices[self.sound.value]
+        self.audio.value = wav_bytes(s.wave, self.ds.sr)
+        i, item = self._current()
+        self._heard = heard_gt(self.ds, i, s, item)
+        self._redraw(reset=not self.keep.value)
+        self._draw_spectrogram(s)
 
-    def _reset_threshold(self):
-        self.threshold.value = round(self.views[self.method.value]['cut'], 2) if self.method.value in self.views else 0.5
+    # --- the views ----------------------------------------------------------------------------------------------------
+    def _view(self, spec:tuple, item:dict, s:Sound) -> dict:
+        "What one view shows: `explain` of the frame and the sound; the own sound's map is the one the split's scores come from."
+        i, p = self._current()[0], self.protocol.value
+        gt = None if self._heard is None else self._heard['gt_map']
+        if s.own:                                                         # the map and cIoU the order and the filter use
+            c, k = divmod(i, CHUNK)
+            v = explain(self.model(*spec), item['image'], s.wave, None, p, raw=self._chunk(spec, c)[k])
+            v['ciou'] = float(self._chunk_cious(spec, p, c)[k]) if gt is not None and self._has_gt(gt) else None
+            return v
+        with self._busy(f'the map of {spec[0]} for this sound'):
+            with self._lock: v = explain(self.model(*spec), item['image'], s.wave, None, p)
+        v['ciou'] = protocol_ciou(v['raw'][0], gt, v['protocol']) if gt is not None and self._has_gt(gt) else None
+        return v
 
-    def _on_threshold(self, *_): self._draw_masks()
-    def _on_opacity(self, *_):
-        for f in self.figs: f.data[1].opacity = self.opacity.value
-
-    def _names(self) -> list:
-        return [self.method.value] + ([self.beside.value] if self.beside.value not in ('(none)', self.method.value) else [])
+    def _has_gt(self, gt) -> bool:
+        return bool(self._item[1].get('has_gt', True)) and bool(gt.any())
 
     def _redraw(self, *_, reset:bool=False):
-        if not len(self._visible): return
+        if not len(self._visible) or self.sound.value is None: return
         item = self._current()[1]
-        wave = self._choices[self.sound.value][0]
-        names = self._names()
-        self.views = {n: explain(self.model(n), item['image'], wave, item['gt_map'], self.protocol.value) for n in names}
-        rgb = _frame_rgb(item['image'])
-        for f, n in zip(self.figs, names):
-            with f.batch_update(): f.data[0].z = rgb; f.data[1].z = self.views[n]['map'].numpy(); f.data[1].opacity = self.opacity.value
-        self._panel.children = tuple(self.figs[:len(names)])
-        self._on_gt()
-        if reset: self._reset_threshold()
-        self._draw_masks()
+        s = self._choices[self.sound.value]
+        self.views = {spec: self._view(spec, item, s) for spec in self._specs()}
+        while len(self.figs) < len(self.views): self.figs.append(_figure(self.size))
+        self._panel.children = tuple(self.figs[:len(self.views)])
+        if reset or not self._own_threshold: self._reset_threshold()
+        else: self._draw()
 
-    def _on_gt(self, *_):
-        "Draw the GT boxes and mask as the checkboxes ask."
-        if not len(self._visible): return
-        boxes, mask = gt_layers(self._current()[1])
-        for f in self.figs:
-            with f.batch_update():
-                f.layout.shapes = [dict(type='rect', x0=x0, y0=y0, x1=x1, y1=y1, line=dict(color='yellow', width=2, dash='dot'))
-                                   for x0, y0, x1, y1 in boxes] if self.show_boxes.value else []
-                f.data[3].z = np.zeros((GRID, GRID)) if mask is None else mask.astype(np.float32)
-                f.data[3].visible = bool(self.show_mask.value and mask is not None)
+    def _reset_threshold(self):
+        "Back to each view's protocol threshold (the slider shows the first view's)."
+        self._own_threshold = False
+        v = next(iter(self.views.values()), None)
+        with _quiet(self.threshold, self._on_threshold): self.threshold.value = min(v['cut'], 1.0) if v else 0.5
+        self._draw()
 
-    def _draw_masks(self):
-        if not len(self._visible): return
+    def _on_threshold(self, *_): self._own_threshold = True; self._draw()
+    def _on_look(self, *_): self._draw()
+
+    def _scored_at(self, spec:tuple, v:dict) -> tuple:
+        "A view's prediction, threshold and the one cIoU shown: at the protocol's threshold, or at the reader's."
+        if not self._own_threshold: return v['pred'], v['cut'], v['ciou'], "protocol's"
+        t = self.threshold.value
+        c = None if v['ciou'] is None else protocol_ciou(v['raw'][0], self._heard['gt_map'], v['protocol'], t)
+        return v['map'] >= t, t, c, 'yours'
+
+    def _label(self, spec:tuple) -> str:
+        n, ck = spec
+        return n if ck == AS_GIVEN else f'{n} ({ck})'
+
+    def _draw(self):
+        "Draw every view and write the text under the controls: one cIoU per view, at the threshold in use."
+        if not len(self._visible) or not self.views: return
         i, item = self._current()
-        has_gt = bool(item.get('has_gt', True)) and bool(item['gt_map'].any())
-        parts = []
-        for f, (n, v) in zip(self.figs, self.views.items()):
-            pred = v['map'] >= self.threshold.value
-            c = protocol_ciou(v['raw'][0], item['gt_map'], v['protocol'], self.threshold.value) if has_gt else None
-            at = f' ({self._ckpt[n]})' if n in self._ckpts else ''
-            about = f" [{_about(self._meta[(n, self._ckpt[n])])}]" if n in self._ckpts else ''
+        s, heard = self._choices[self.sound.value], self._heard
+        boxes, mask = gt_layers(heard) if heard is not None else ([], None)
+        own_boxes = [] if s.own or heard is item else gt_layers(item)[0]
+        rgb, parts = _frame_rgb(item['image']), []
+        for f, (spec, v) in zip(self.figs, self.views.items()):
+            pred, t, c, whose = self._scored_at(spec, v)
+            m = v['map'].numpy()
+            pic = draw_view(rgb, m, self.overlay.value, self.opacity.value, pred.numpy(), mask if self.show_mask.value else None)
+            score = f'cIoU {c:.3f}' if c is not None else 'no GT for this sound'
             with f.batch_update():
-                f.data[2].z = pred.float().numpy()
-                f.layout.title.text = f'{n}{at}: ' + (f'cIoU {c:.2f} at {self.threshold.value:.2f}' if has_gt else 'no GT')
-            scored = (f"cIoU {c:.3f} at threshold {self.threshold.value:.2f} (protocol {self.protocol.value}: {v['ciou']:.3f} at {v['cut']:.2f})"
-                      if has_gt else f'no GT to score (protocol threshold {v["cut"]:.2f})')
-            parts.append(f"<b>{n}</b>{at}{about}: {scored}, peak at row {v['peak'][0]}, col {v['peak'][1]}")
+                f.data[0].source = png_uri(pic)
+                f.data[1].z = m.reshape(GRID // _HOVER, _HOVER, GRID // _HOVER, _HOVER).mean((1, 3)).round(3)
+                f.layout.title.text = f'<b>{self._label(spec)}</b>: {score} at {t:.2f} ({whose})'
+                f.layout.shapes = ([_rect(b, 'yellow', 'dot') for b in boxes] if self.show_boxes.value else []) + \
+                                  ([_rect(b, 'silver', 'dash') for b in own_boxes] if self.show_boxes.value else [])
+                f.layout.annotations = [dict(x=b[0], y=b[1], xref='x', yref='y', text=f"heard: {heard['label']}", showarrow=False,
+                                             xanchor='left', yanchor='bottom', font=dict(color='black', size=11), bgcolor='yellow')
+                                        for b in boxes[:1]] if self.show_boxes.value and heard is not None else []
+            about = f" [{_about(self._meta[spec])}]" if spec in self._meta else ''
+            parts.append(f"<b>{self._label(spec)}</b>{about}: {score}" + (f' against the heard {heard["label"]}' if c is not None and not s.own else '')
+                         + f" at the {whose} threshold {t:.2f}; peak at row {v['peak'][0]}, col {v['peak'][1]}")
         lo, hi = self.ciou_range.value
-        where = f'{self.sample.value + 1} of {len(self._visible)}' + (f' with cIoU in [{lo:.2f}, {hi:.2f}]' if lo > 0 or hi < 1 else '')
-        self.info.value = (f"sample {where} ({self.order.value}): #{i}, {_id(self.ds, i)}, sounding: {item['label'] or '?'}; "
-                           f"sound: {self.sound.value}<br>" + '<br>'.join(parts) +
-                           '<br><small>white: prediction at the threshold; dotted yellow: GT boxes; green: GT mask</small>')
+        where = f'{self.sample.value} of {len(self._visible)}' + (f' with cIoU in [{lo:.2f}, {hi:.2f}]' if lo > 0 or hi < 1 else '')
+        gt_note = ('' if s.own else f"; its GT is the heard object's ({heard['label']}), the own sound's box dashed grey" if heard is not None
+                   else '; nothing in view is known to make this sound: no GT to score')
+        same = '' if self.beside.value == NONE or len(self.views) > 1 else ' (beside: the same checkpoint as on show)'
+        self.info.value = (f"sample {where} ({self.order.value}, {self.protocol.value}): #{i}, {_id(self.ds, i)}, sounding: {item['label'] or '?'}; "
+                           f"sound: {self.sound.value}{gt_note}{same}<br>" + '<br>'.join(parts))
+
+    def _draw_spectrogram(self, s:Sound, height:int=90):
+        "The whole clip the sound was cut from, under the views, with the window the model hears framed in white."
+        self._spec_box.layout.display = None if s.path is not None else 'none'
+        if s.path is None: self._clips = {}; return
+        key = (str(s.path), s.window)
+        if key not in self._clips: self._clips = {key: clip_spectrogram(s.path, self.ds.sr, self.ds.seconds, s.window)}
+        sp, w = self._clips[key], self.size + 40
+        from PIL import Image
+        import matplotlib
+        img = (matplotlib.colormaps['magma'](sp['db'][::-1])[..., :3] * 255).astype(np.uint8)   # high bands on top
+        img = np.array(Image.fromarray(img).resize((w, height), Image.BILINEAR))
+        if sp['heard']:
+            x0, x1 = (min(w - 2, max(0, round(t / sp['duration'] * w))) for t in sp['heard'])
+            img[:, x0:x0 + 2] = img[:, max(x1 - 2, x0):x1] = 255; img[:2, x0:x1] = img[-2:, x0:x1] = 255
+        self.spectrogram.value = base64.b64decode(png_uri(img).split(',', 1)[1])
+        heard = sp['heard']
+        self.spec_title.value = (f'<small>{Path(s.path).name}, {sp["duration"]:.2f} s: ' +
+                                 (f'the model hears {heard[0]:.2f}–{heard[1]:.2f} s (framed in white)' if heard else
+                                  'the window heard is drawn at random') + '</small>')
+        self.spec_axis.value = (f'<div style="display:flex;justify-content:space-between;font-size:11px"><span>0 s</span>'
+                                f'<span>{sp["duration"] / 2:.2f} s</span><span>{sp["duration"]:.2f} s</span></div>')
+
+    # --- export -------------------------------------------------------------------------------------------------------
+    def caption(self) -> str:
+        "The text under the controls, as plain text (what an exported picture is captioned with)."
+        import html, re
+        return html.unescape(re.sub(r'<[^>]+>', '', self.info.value.replace('<br>', '\n')))
+
+    def save_png(self, path=None) -> Path:
+        "The views on show, their legend and the clip's spectrogram as one PNG with the caption below; returns where it went."
+        import re, textwrap
+        import matplotlib.pyplot as plt
+        from matplotlib.patches import Rectangle
+        if not self.views: raise ValueError('nothing on show to save')
+        i, item = self._current()
+        stem = f"{_id(self.ds, i)}_{'_vs_'.join(self._label(s) for s in self.views)}_{self.protocol.value}_{self.sound.value}"
+        path = Path(path) if path is not None else self.export_dir / (re.sub(r'[^\w.-]+', '-', stem).strip('-') + '.png')
+        path.parent.mkdir(parents=True, exist_ok=True)
+        n, heard = len(self.views), self._heard
+        width = max(7.0, 4.0 * n)
+        cap = self.caption() + "\nwhite: prediction at the threshold; green: GT mask; dotted yellow: GT box of the heard object; dashed grey: the own sound's"
+        lines = [l2 for l in cap.splitlines() for l2 in textwrap.wrap(l, int(width * 15))]
+        fig = plt.figure(figsize=(width, 4.0 + 1.2 + 0.16 * len(lines) + 0.3))
+        gs = fig.add_gridspec(3, n, height_ratios=[4.0, 1.0, 0.16 * len(lines) + 0.1], hspace=0.35)
+        boxes, mask = gt_layers(heard) if heard is not None else ([], None)
+        own_boxes = [] if self._choices[self.sound.value].own or heard is item else gt_layers(item)[0]
+        for k, (spec, v) in enumerate(self.views.items()):
+            ax = fig.add_subplot(gs[0, k])
+            pred, t, c, whose = self._scored_at(spec, v)
+            ax.imshow(draw_view(_frame_rgb(item['image']), v['map'].numpy(), self.overlay.value, self.opacity.value, pred.numpy(),
+                                mask if self.show_mask.value else None))
+            for (x0, y0, x1, y1), ec, ls in ([(b, 'yellow', ':') for b in boxes] + [(b, 'silver', '--') for b in own_boxes]
+                                             if self.show_boxes.value else []):
+                ax.add_patch(Rectangle((x0 - .5, y0 - .5), x1 - x0, y1 - y0, fill=False, ec=ec, ls=ls, lw=1.5))
+            ax.set_title(f"{self._label(spec)}: " + (f'cIoU {c:.3f}' if c is not None else 'no GT') + f' at {t:.2f} ({whose})', fontsize=9)
+            ax.axis('off')
+        sp = next(iter(self._clips.values()), None)
+        if sp is not None:
+            ax = fig.add_subplot(gs[1, :])
+            ax.imshow(sp['db'], origin='lower', aspect='auto', cmap='magma', extent=(0, sp['duration'], 0, sp['db'].shape[0]))
+            if sp['heard']: ax.axvspan(*sp['heard'], fill=False, ec='white', lw=2.5)
+            ax.set_yticks([]); ax.tick_params(labelsize=7)
+            ax.set_xlabel('seconds; framed in white: the window the model hears', fontsize=7)
+        ax = fig.add_subplot(gs[2, :]); ax.axis('off')
+        ax.text(0, 1, '\n'.join(lines), fontsize=7, va='top', ha='left', family='monospace', transform=ax.transAxes)
+        fig.subplots_adjust(left=0.03, right=0.97, top=0.95, bottom=0.02)
+        fig.savefig(path, dpi=120); plt.close(fig)
+        return path
+
+    def _on_save(self):
+        p = self.save_png()
+        self.status.value = f'wrote {p}'
+
+def _rect(b, color, dash) -> dict:
+    x0, y0, x1, y1 = b
+    return dict(type='rect', x0=x0 - .5, y0=y0 - .5, x1=x1 - .5, y1=y1 - .5, line=dict(color=color, width=2, dash=dash))
 
 # %% ../nbs/40_explorer.ipynb #a1168073
 from .localize import localize_video, overlay, video_frames
