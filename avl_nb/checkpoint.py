@@ -90,9 +90,12 @@ def method_from_checkpoint(ckpt,              # a checkpoint written by `fit` (a
 
 # %% ../nbs/12_checkpoint.ipynb #c4ec0d02
 def names_data(path) -> bool:
-    "Whether `path` is data a run can read: a data spec file (.json) or a built scene set folder (with `classes.json`)."
+    "Whether `path` is data a run can read: a data spec file (.json), a built scene set folder (with `classes.json`), an AVSBench folder."
     p = Path(path)
-    return (p.suffix == '.json' and p.is_file()) or (p / 'classes.json').is_file()
+    if (p.suffix == '.json' and p.is_file()) or (p / 'classes.json').is_file(): return True
+    from avl_nb.avsbench import avsbench_subset
+    try: return avsbench_subset(p) is not None
+    except DataError: return True                                       # AVSBench, but which subset: `datasets` says
 
 def data_places(config:dict,  # a run's config (a checkpoint's)
                 where=None    # the checkpoint file or run folder (None: only the places that do not depend on it)

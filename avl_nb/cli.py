@@ -114,8 +114,11 @@ def eval_table(scores:dict,  # `evaluate_checkpoint`'s numbers
     head = f"{ckpt} ({cfg.get('config', {}).get('method', '?')}, epoch {cfg.get('epoch', '?')}), split {split} " \
            f"({scores.get('n', '?')} samples), protocol {protocol}"
     names = dict(ciou50='cIoU@0.5', auc='AUC (cIoU over thresholds)', mean_ciou='mean cIoU', pointing='pointing',
-                 ap='AP (open set)', max_f1='max F1 (open set)', precision='precision (open set)', nsa='NSA (non-sounding area)')
-    if scores.get('n_negative'): head += f", {scores['n_negative']} of them negatives (open set)"
+                 ap='AP (open set)', max_f1='max F1 (open set)', precision='precision (open set)', nsa='NSA (non-sounding area)',
+                 jaccard='Jaccard (AVSBench mIoU)', fscore='F-score (AVSBench)')
+    from avl_nb.metrics import PROTOCOLS
+    skipped = PROTOCOLS[protocol].empty_gt == 'skip' if protocol in PROTOCOLS else False
+    if scores.get('n_negative'): head += f", {scores['n_negative']} of them " + ('with an empty mask (not in the cIoU, pointing, NSA)' if skipped else 'negatives (open set)')
     rows = [f'  {names.get(k, k):28s} {v:.4f}' for k, v in scores.items() if k not in ('n', 'n_negative')]
     return '\n'.join([head, *rows])
 
@@ -160,7 +163,7 @@ def _parser():
     q = sub.add_parser('train', help='train a method (also under torchrun)')
     q.add_argument('--method', required=True, help="a registered name or module:attribute")
     q.add_argument('--method-args', default='{}', help='JSON keyword arguments of the method')
-    q.add_argument('--data', required=True, help="a built scene set folder, a data spec (.json), or 'toy'")
+    q.add_argument('--data', required=True, help="a built scene set folder, a data spec (.json), an AVSBench folder (Single-source/ or Multi-sources/), or 'toy'")
     q.add_argument('--out', required=True, help='run folder (log.jsonl, last.pt, best.pt)')
     q.add_argument('--epochs', type=int, default=10, help='total epochs (a resumed run continues to this count)')
     q.add_argument('--lr', type=float, default=1e-4, help='base learning rate (Adam)')

@@ -58,7 +58,7 @@ def protocol_ciou(raw:torch.Tensor,            # one raw map (h, w), as `localiz
 Sound = namedtuple('Sound', 'wave object own path window')
 Sound.__doc__ = ("A sound to try on a frame: the `wave` heard (T,); the index of the scene `object` that makes it (None: none in "
                  "view, or not known); whether it is the sample's `own`; the `path` it was cut from and the `window` taken "
-                 "('center', 'start'; None where unknown)")
+                 "('center', 'start', a start in seconds; None where unknown)")
 
 def sound_choices(ds,                 # a test split: a `SceneDataset` (scene split) or an `AVDataset`
                   i:int,              # a sample index
@@ -85,7 +85,8 @@ def _bank_sound(ds, cls:str, k) -> tuple:
     return torch.from_numpy(load_wave(recs[0], ds.sr, ds.seconds, 'center')), k, False, recs[0], 'center'
 
 def _origin(ds, i:int) -> tuple:
-    "The file sample `i`'s sound is read from and the window its loader takes (None where it is drawn at random)."
+    "The file sample `i`'s sound is read from and the window its loader takes (a start in seconds, 'center', 'start'; None if drawn at random)."
+    if hasattr(ds, 'heard'): return ds.heard(i)                          # the data says where (AVSBench: the frame's second)
     if hasattr(ds, 'pairs'): return ds.pairs[i].audio, ds.window if ds.window in ('center', 'start') else None
     return ds.dir / 'audio' / f'{ds.ids[i]}.wav', None if getattr(ds, 'draw_source', False) else 'center'
 
@@ -205,7 +206,7 @@ def png_uri(rgb:np.ndarray # (H, W, 3) uint8
 def clip_spectrogram(path,                 # the audio file a sound was cut from
                      sr:int,               # the rate the data reads it at, Hz
                      seconds:float,        # the window the model hears
-                     window:str|None='center', # where the loader cut it ('center', 'start'); None: unknown (drawn at random)
+                     window:str|float|None='center', # where the loader cut it: 'center', 'start', a start in seconds; None: unknown (drawn at random)
                      n_mels:int=64         # mel bands
                     ) -> dict:             # 'db' (n_mels, frames) in [0, 1], low bands first; 'duration' (s); 'heard' (t0, t1) s or None
     "The whole clip's log-mel spectrogram (80 dB range) and the window of it the model hears."
@@ -218,6 +219,7 @@ def clip_spectrogram(path,                 # the audio file a sound was cut from
     if len(x) <= n: heard = (0.0, dur)                                    # shorter than the window: all of it (tiled or padded)
     elif window == 'center': t0 = ((len(x) - n) // 2) / sr; heard = (t0, t0 + seconds)
     elif window == 'start': heard = (0.0, seconds)
+    elif isinstance(window, (int, float)): heard = (float(window), float(window) + seconds)
     else: heard = None
     return dict(db=((db + 80) / 80).clip(0, 1).astype(np.float32), duration=dur, heard=heard)
 

@@ -14,7 +14,7 @@ from .maps import UPSAMPLE_MODES, upsample, minmax, fuse_ogl, slavc_scores, fuse
 # %% auto #0
 __all__ = ['GRID', 'RULES', 'AUC_THRESHOLDS', 'SIZE_BINS', 'PROTOCOLS', 'median_value', 'binarize', 'ciou', 'ciou50',
            'success_curve', 'auc', 'mean_ciou', 'nsa', 'pointing', 'confidence', 'precision_recall', 'open_set_ap',
-           'open_set_f1', 'open_set_stats', 'Protocol', 'Evaluator']
+           'open_set_f1', 'open_set_stats', 'avs_jaccard', 'avs_fscore_curves', 'avs_fscore', 'Protocol', 'Evaluator']
 
 # %% ../nbs/07_metrics.ipynb #0ec67142
 GRID = 224  # the side of the grid every reference evaluator scores on (hard-coded 224 in all of them)
@@ -272,6 +272,63 @@ def open_set_stats(cious, conf, negative, # per-sample cIoUs, confidences and ne
                          auc=auc(vis) if len(vis) else float('nan'))
     return out
 
+# %% ../nbs/07_metrics.ipynb #a5000002
+def _avs_probs(x:Tensor, probs:bool) -> Tensor:
+    return x.float().clamp(0, 1) if probs else torch.sigmoid(x.float())
+
+def avs_jaccard(logits:Tensor,          # (N, H, W) predicted logits (or probabilities, with `probs`)
+                masks:Tensor,           # (N, H, W) GT masks, 1 on the sounding object
+                probs:bool=False,       # True: `logits` are probabilities in [0, 1] (e.g. min-max normalised maps)
+                eps:float=1e-7          # added to the union, as the AVSBench code does
+               ) -> Tensor:             # (N,) Jaccard index per frame; their mean is AVSBench's mIoU
+    "AVSBench's Jaccard index per frame: prediction where p > 0.5; an empty mask scores the IoU of the backgrounds."
+    if logits.ndim != 3 or logits.shape != masks.shape: raise ValueError(f'logits and masks must both be (N, H, W), got {tuple(logits.shape)} and {tuple(masks.shape)}')
+    pred, t = (_avs_probs(logits, probs) > 0.5).float(), masks.float()
+    inter, union = (pred * t).sum((1, 2)), torch.maximum(pred, t).sum((1, 2))
+    empty = t.sum((1, 2)) == 0
+    inter = torch.where(empty, ((1 - t) * (1 - pred)).sum((1, 2)), inter)
+    union = torch.where(empty, torch.full_like(union, t.shape[-1] * t.shape[-2]), union)
+    return inter / (union + eps)
+
+def avs_fscore_curves(logits:Tensor,    # (N, H, W) predicted logits (or probabilities, with `probs`)
+                      masks:Tensor,     # (N, H, W) GT masks
+                      probs:bool=False, # True: `logits` are probabilities in [0, 1]
+                      beta2:float=0.3,  # β² of the F-score (AVSBench: 0.3)
+                      n_thresholds:int=255, # thresholds, `linspace(0, 1 - 1e-10, n)` as in the AVSBench code
+                      chunk:int=256     # frames per step (memory)
+                     ) -> Tensor:       # (N, n_thresholds) F-score per frame and threshold; NaN rows for frames with an empty mask
+    "Each frame's F-score at every threshold, as the AVSBench code computes it (NaN F → 0), by counting instead of looping over thresholds."
+    if logits.ndim != 3 or logits.shape != masks.shape: raise ValueError(f'logits and masks must both be (N, H, W), got {tuple(logits.shape)} and {tuple(masks.shape)}')
+    th = torch.linspace(0, 1 - 1e-10, n_thresholds)
+    out = []
+    for s in range(0, len(logits), chunk):
+        p, m = _avs_probs(logits[s:s + chunk], probs).flatten(1), masks[s:s + chunk].float().flatten(1)
+        n, nb = len(p), n_thresholds + 1
+        idx = (torch.searchsorted(th, p.contiguous(), right=True) + torch.arange(n)[:, None] * nb).flatten()  # thresholds each pixel reaches
+        reach = lambda w: torch.bincount(idx, weights=w, minlength=n * nb).view(n, nb).flip(1).cumsum(1).flip(1)[:, 1:].float()
+        marked, tp = reach(None), reach(m.flatten().double())     # pixels at or above each threshold; those in the mask
+        prec, rec = tp / (marked + 1e-20), tp / (m.sum(1, keepdim=True) + 1e-20)
+        f = (1 + beta2) * prec * rec / (beta2 * prec + rec)
+        f[f != f] = 0
+        f[m.mean(1) == 0] = float('nan')                         # no sounding pixel: left out, as the AVSBench code does
+        out.append(f)
+    return torch.cat(out)
+
+def avs_fscore(logits:Tensor,           # (N, H, W) predicted logits (or probabilities, with `probs`)
+               masks:Tensor,            # (N, H, W) GT masks
+               per:str='sample',        # 'sample': max of the curve averaged over all frames; 'batch': the released code's mean of per-batch maxima
+               batch_size:int=5,        # frames per batch for per='batch' (the released test: one video of 5 frames)
+               probs:bool=False,        # True: `logits` are probabilities in [0, 1]
+               beta2:float=0.3          # β² (AVSBench: 0.3)
+              ) -> float:
+    "AVSBench's F-score: the maximum over thresholds of the mean precision-recall F-curve (frames with an empty mask left out)."
+    if per not in ('sample', 'batch'): raise ValueError(f"per must be 'sample' or 'batch', not {per!r}")
+    curves = avs_fscore_curves(logits, masks, probs, beta2)
+    best = lambda c: float(c[~c[:, 0].isnan()].mean(0).max()) if (~c[:, 0].isnan()).any() else 0.0
+    if per == 'sample': return best(curves)
+    if batch_size < 1: raise ValueError(f'batch_size must be >= 1, got {batch_size}')
+    return float(np.mean([best(curves[s:s + batch_size]) for s in range(0, len(curves), batch_size)]))
+
 # %% ../nbs/07_metrics.ipynb #002ad65f
 @dataclass(frozen=True)
 class Protocol:
@@ -286,6 +343,8 @@ class Protocol:
     ogl: str|None = None # object-prior fusion when `obj` is given: 'minmax' (EZ-VSL), 'fixed' (SLAVC) or None
     alpha: float|None = None # weight of the audio-visual map in the fusion
     open_set: bool = False # also report SLAVC's AP, max-F1 and precision (needs absolute scores)
+    empty_gt: str = 'score' # a sample whose GT map is empty: 'score' it (cIoU 0) or 'skip' it in the localisation metrics (as a negative)
+    segmentation: bool = False # also report AVSBench's Jaccard index and F-score of the min-max normalised map
     reference: str = '' # which reference code this reproduces
 
     def __post_init__(self):
@@ -301,6 +360,7 @@ class Protocol:
         if self.ogl == 'fixed' and self.scores != 'absolute': raise ValueError("ogl='fixed' works on absolute scores")
         if self.ogl == 'minmax' and self.scores != 'relative': raise ValueError("ogl='minmax' works on relative maps")
         if self.open_set and self.scores != 'absolute': raise ValueError('the open-set metrics need absolute scores (a confidence)')
+        if self.empty_gt not in ('score', 'skip'): raise ValueError("empty_gt must be 'score' or 'skip'")
 
 _ezvsl = dict(rule='>=median', gt_style='consensus', ogl='minmax', alpha=0.4)
 _slavc = dict(upsample='bicubic', align_corners=True, gt_style='consensus', scores='absolute', tau=0.03, ogl='fixed',
@@ -313,6 +373,8 @@ PROTOCOLS = {p.name: p for p in [
     Protocol('slavc-test-abs', rule='>=0.5', **_slavc, reference='SLAVC test.py as shipped (absolute prediction)'),
     Protocol('lvs', 'cv2-linear', None, '>median', reference='LVS test.py (cv2.resize INTER_LINEAR)'),
     Protocol('avin', 'bilinear', False, 'minmax>=0.5', gt_style='union', reference='AVIN utils.metric'),
+    Protocol('avsbench', 'bilinear', True, '>=median', empty_gt='skip', segmentation=True,
+             reference='AVSBench masks as GT maps, EZ-VSL test knobs (our reading); AVSBench Jaccard and F-score'),
 ]}
 
 # %% ../nbs/07_metrics.ipynb #a112fa65
@@ -398,7 +460,7 @@ class Evaluator:
 
     def reset(self):
         "Forget every sample seen so far."
-        self._res = {k: [] for k in ('ciou', 'conf', 'nsa', 'hit', 'area', 'negative')}
+        self._res = {k: [] for k in ('ciou', 'conf', 'nsa', 'hit', 'area', 'negative') + (('jaccard', 'fcurve') if self.protocol.segmentation else ())}
 
     def __len__(self): return sum(len(c) for c in self._res['ciou'])
 
@@ -442,7 +504,9 @@ class Evaluator:
             obj = _as_maps(obj, 'obj').to(maps.device)
             if len(obj) != n: raise ValueError(f'obj has {len(obj)} maps for {n} maps')
         res = self._update_cpu(maps, gt, obj) if maps.device.type == 'cpu' else self._update_device(maps, gt, obj)
+        if p.empty_gt == 'skip': neg = neg | (gt.flatten(1).amax(1) == 0).cpu()     # nothing to localise: left out like a negative
         res['negative'] = neg
+        if p.segmentation: res.update(self._segmentation(maps, gt, obj))
         for k, v in res.items(): self._res[k].append(v)
         return res['ciou']
 
@@ -496,8 +560,17 @@ class Evaluator:
         if errors: raise errors[min(errors)]                                        # the first bad chunk, as one thread would
         return {k: torch.cat([parts[c][k] for c in range(len(starts))]) for k in parts[0]}
 
+    def _segmentation(self, maps, gt, obj) -> dict:
+        "AVSBench's per-frame Jaccard index and F-curve of the protocol's map (upsampled, scored, fused), min-max normalised."
+        out = {'jaccard': [], 'fcurve': []}
+        for i in range(0, len(maps), 256):
+            s, _, _ = self._score(maps[i:i + 256], None if obj is None else obj[i:i + 256])
+            prob, g = minmax(s.float()).cpu(), gt[i:i + 256].float().cpu()
+            out['jaccard'].append(avs_jaccard(prob, g, probs=True).double()); out['fcurve'].append(avs_fscore_curves(prob, g, probs=True))
+        return {k: torch.cat(v) for k, v in out.items()}
+
     def results(self) -> dict:
-        "Per-sample tensors: `ciou`, `conf` (NaN for relative protocols), `nsa`, `hit`, `area`, `negative`."
+        "Per-sample tensors: `ciou`, `conf` (NaN for relative protocols), `nsa`, `hit`, `area`, `negative`; `jaccard`, `fcurve` for segmentation."
         if not len(self): raise ValueError('no samples: call update() first')
         return {k: torch.cat(v) for k, v in self._res.items()}
 
@@ -512,6 +585,9 @@ class Evaluator:
                    mean_ciou=mean_ciou(c) if len(c) else nan,
                    pointing=r['hit'][pos].double().mean().item() if len(c) else nan,
                    nsa=r['nsa'][pos].nanmean().item() if len(c) else nan)
+        if self.protocol.segmentation:                                         # over every frame, empty masks included, as AVSBench
+            f = r['fcurve'][~r['fcurve'][:, 0].isnan()]
+            out.update(jaccard=r['jaccard'].mean().item(), fscore=f.mean(0).max().item() if len(f) else 0.0)
         if self.protocol.open_set:
             st = self.open_set_table()
             out.update(ap=st['all']['ap'], max_f1=st['all']['max_f1'], precision=st['visible']['precision'])

@@ -153,7 +153,7 @@ def check_data(data) -> Path|str:
     if data == 'toy': return data
     root = Path(data)
     if not names_data(root):
-        raise DataError(root, 'not found' if not root.exists() else 'neither a scene set (no classes.json) nor a data spec (.json); '
+        raise DataError(root, 'not found' if not root.exists() else 'neither a scene set (no classes.json), a data spec (.json) nor an AVSBench folder (s4/ms3_meta_data.csv); '
                               'build a scene set with `avl-nb data build`, or describe your data in a spec (see the recipe notebook)')
     return root
 
@@ -168,6 +168,10 @@ def datasets(self:RunRecipe, splits=None # the splits to build (None: all); a sc
         return {k: ToyAV(n, seed=s) for k, (n, s) in toy.items() if want(k)}
     root = check_data(self.data)
     tf = lambda split: av_transform('train' if split == 'train' and self.augment else 'test', self.size)
+    from avl_nb.avsbench import avsbench_subset, AVSBenchDataset, read_avsbench
+    if (subset := avsbench_subset(root)) is not None:                 # AVSBench S4 or MS3: frames with their second of audio
+        return {split: AVSBenchDataset(read_avsbench(root, subset, split), seconds=self.seconds or 1.0, transform=tf(split),
+                                       rng_seed=self.seed) for split in ('train', 'val', 'test') if want(split)}
     if root.suffix == '.json':
         return {split: AVDataset(ps, seconds=self.seconds or 3.0, rng_seed=self.seed, transform=tf(split))
                 for split, ps in _read_spec(root).items() if want(split)}

@@ -681,7 +681,7 @@ for argv, says in [(['train', '--method', 'nope', '--data', 'toy', '--out', '{tm
                    (['train', '--method', 'avl_nb.toy:ToyAV', '--data', 'toy', '--method-args', '{"bins": 3}', '--out', '{tmp}/run'], "got an unexpected keyword argument 'bins'"),
                    (['train', '--method', 'toy', '--data', '{tmp}/nowhere', '--out', '{tmp}/run'], 'nowhere: not found'),
                    (['train', '--method', 'ezvsl', '--data', '{tmp}/nowhere', '--out', '{tmp}/run'], 'nowhere: not found'),
-                   (['train', '--method', 'toy', '--data', '{tmp}', '--out', '{tmp}/run'], 'neither a scene set (no classes.json) nor a data spec'),
+                   (['train', '--method', 'toy', '--data', '{tmp}', '--out', '{tmp}/run'], 'neither a scene set (no classes.json), a data spec (.json) nor an AVSBench folder'),
                    (['train', '--method', 'toy'], 'the following arguments are required: --data, --out'),
                    (['eval', '--ckpt', '{tmp}/none.pt'], 'none.pt: checkpoint not found'),
                    (['eval', '--ckpt', '{ckpt}', '--protocol', 'flickr'], "argument --protocol: invalid choice: 'flickr'"),
