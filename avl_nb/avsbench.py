@@ -107,6 +107,11 @@ class AVSBenchDataset(_Draws, Dataset):
         self.window = 'frame'
     def __len__(self): return len(self.clips) * AVS_FRAMES
 
+    @property
+    def annotated(self) -> list:
+        "The items that have a mask (S4's training split: the first frame of each clip), for drawing labelled items."
+        return [j * AVS_FRAMES + k for j, c in enumerate(self.clips) for k, m in enumerate(c.masks) if m is not None]
+
     def heard(self, i:int) -> tuple:
         "Where item `i`'s audio comes from: (file, start in seconds)."
         c, k = self.clips[i // AVS_FRAMES], i % AVS_FRAMES

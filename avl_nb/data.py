@@ -664,6 +664,9 @@ class SemiSupervised(Dataset):
         it = dict(self.ds[i])
         if 'mask' not in it: raise KeyError(f"item {i} of {type(self.ds).__name__} has no 'mask': SemiSupervised needs the sounding object's mask")
         lab = int(i) in self._lab
+        if lab and not it.get('has_gt', True):
+            raise ValueError(f"item {i} ({it.get('id', '?')}) is drawn as labelled but has no annotation (has_gt=False): "
+                             "draw the labelled items among the annotated ones (a dataset's `annotated`, e.g. AVSBench S4 training)")
         m = torch.as_tensor(it['mask']).float()
         it['labelled'] = lab
         it['target'] = (box_target(m) if self.target == 'box' else m) if lab else torch.zeros_like(m)

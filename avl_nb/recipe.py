@@ -203,7 +203,13 @@ def loaders(self:RunRecipe, ds:dict, # from `datasets`
     valid = ds.get('val') if self.validate else None
     if self.labelled_fraction is None:
         return make_loaders(ds['train'], valid, self.batch_size, self.seed, self.workers, collate_fn=collate_av)
-    train = SemiSupervised(ds['train'], labelled_subset(len(ds['train']), self.labelled_fraction, self.split_seed), self.target)
+    n, pool = len(ds['train']), getattr(ds['train'], 'annotated', None)   # AVSBench S4: a training clip's first frame only has a mask
+    if pool is None: labelled = labelled_subset(n, self.labelled_fraction, self.split_seed)
+    else:                                                               # the fraction of the whole set, drawn among the annotated
+        want = 0 if self.labelled_fraction == 0 else max(1, round(self.labelled_fraction * n))
+        if want > len(pool): raise ValueError(f'labelled_fraction {self.labelled_fraction} asks for {want} labelled items; only {len(pool)} of {n} are annotated')
+        labelled = [pool[j] for j in labelled_subset(len(pool), want / len(pool), self.split_seed)] if want else []
+    train = SemiSupervised(ds['train'], labelled, self.target)
     wu = self.labelled_epochs if self.labelled_epochs is not None else (method.warmup_epochs if isinstance(method, Method) else 0)
     return make_loaders(train, valid, self.batch_size, self.seed, self.workers, collate_fn=collate_av,
                         labelled=train.labelled, labelled_epochs=wu)
