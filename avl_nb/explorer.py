@@ -18,7 +18,7 @@ from .localize import overlay, _jet
 # %% auto #0
 __all__ = ['Sound', 'ORDERS', 'OVERLAYS', 'CHUNK', 'AS_GIVEN', 'NONE', 'explain', 'protocol_ciou', 'sound_choices', 'heard_gt',
            'object_box', 'in_box', 'wav_bytes', 'sample_order', 'checkpoints_in', 'gt_layers', 'outline', 'draw_view',
-           'png_uri', 'clip_spectrogram', 'HeatmapExplorer', 'VideoExplorer']
+           'png_bytes', 'png_uri', 'clip_spectrogram', 'HeatmapExplorer', 'VideoExplorer']
 
 # %% ../nbs/40_explorer.ipynb #x1000006
 @torch.no_grad()
@@ -196,12 +196,17 @@ def draw_view(frame:np.ndarray,            # (H, W, 3) uint8
     if mask is not None: out[outline(mask)] = (0, 255, 0)
     return out
 
+def png_bytes(rgb:np.ndarray # (H, W, 3) uint8
+             ) -> bytes:     # the bytes of a PNG file (what `ipywidgets.Image` shows)
+    "A picture as PNG bytes."
+    from PIL import Image
+    buf = io.BytesIO(); Image.fromarray(rgb).save(buf, 'PNG')
+    return buf.getvalue()
+
 def png_uri(rgb:np.ndarray # (H, W, 3) uint8
            ) -> str:       # a `data:image/png;base64,...` URI
     "A picture as a PNG data URI (what a plotly `Image` trace's `source` takes)."
-    from PIL import Image
-    buf = io.BytesIO(); Image.fromarray(rgb).save(buf, 'PNG')
-    return 'data:image/png;base64,' + base64.b64encode(buf.getvalue()).decode()
+    return 'data:image/png;base64,' + base64.b64encode(png_bytes(rgb)).decode()
 
 def clip_spectrogram(path,                 # the audio file a sound was cut from
                      sr:int,               # the rate the data reads it at, Hz
@@ -585,6 +590,12 @@ class HeatmapExplorer(W.VBox):
         c = None if v['ciou'] is None else protocol_ciou(v['raw'][0], self._heard['gt_map'], v['protocol'], t)
         return v['map'] >= t, t, c, 'yours'
 
+    def _gt_shown(self) -> tuple:
+        "What is drawn as GT: the heard object's boxes and mask, and the own sound's boxes when another sound plays."
+        item, heard = self._current()[1], self._heard
+        boxes, mask = gt_layers(heard) if heard is not None else ([], None)
+        return boxes, mask, [] if self._choices[self.sound.value].own or heard is item else gt_layers(item)[0]
+
     def _label(self, spec:tuple) -> str:
         n, ck = spec
         return n if ck == AS_GIVEN else f'{n} ({ck})'
@@ -594,8 +605,7 @@ class HeatmapExplorer(W.VBox):
         if not len(self._visible) or not self.views: return
         i, item = self._current()
         s, heard = self._choices[self.sound.value], self._heard
-        boxes, mask = gt_layers(heard) if heard is not None else ([], None)
-        own_boxes = [] if s.own or heard is item else gt_layers(item)[0]
+        boxes, mask, own_boxes = self._gt_shown()
         rgb, parts = _frame_rgb(item['image']), []
         for f, (spec, v) in zip(self.figs, self.views.items()):
             pred, t, c, whose = self._scored_at(spec, v)
@@ -636,7 +646,7 @@ class HeatmapExplorer(W.VBox):
         if sp['heard']:
             x0, x1 = (min(w - 2, max(0, round(t / sp['duration'] * w))) for t in sp['heard'])
             img[:, x0:x0 + 2] = img[:, max(x1 - 2, x0):x1] = 255; img[:2, x0:x1] = img[-2:, x0:x1] = 255
-        self.spectrogram.value = base64.b64decode(png_uri(img).split(',', 1)[1])
+        self.spectrogram.value = png_bytes(img)
         heard = sp['heard']
         self.spec_title.value = (f'<small>{Path(s.path).name}, {sp["duration"]:.2f} s: ' +
                                  (f'the model hears {heard[0]:.2f}–{heard[1]:.2f} s (framed in white)' if heard else
@@ -660,18 +670,18 @@ class HeatmapExplorer(W.VBox):
         stem = f"{_id(self.ds, i)}_{'_vs_'.join(self._label(s) for s in self.views)}_{self.protocol.value}_{self.sound.value}"
         path = Path(path) if path is not None else self.export_dir / (re.sub(r'[^\w.-]+', '-', stem).strip('-') + '.png')
         path.parent.mkdir(parents=True, exist_ok=True)
-        n, heard = len(self.views), self._heard
+        n = len(self.views)
         width = max(7.0, 4.0 * n)
         cap = self.caption() + "\nwhite: prediction at the threshold; green: GT mask; dotted yellow: GT box of the heard object; dashed grey: the own sound's"
         lines = [l2 for l in cap.splitlines() for l2 in textwrap.wrap(l, int(width * 15))]
         fig = plt.figure(figsize=(width, 4.0 + 1.2 + 0.16 * len(lines) + 0.3))
         gs = fig.add_gridspec(3, n, height_ratios=[4.0, 1.0, 0.16 * len(lines) + 0.1], hspace=0.35)
-        boxes, mask = gt_layers(heard) if heard is not None else ([], None)
-        own_boxes = [] if self._choices[self.sound.value].own or heard is item else gt_layers(item)[0]
+        boxes, mask, own_boxes = self._gt_shown()
+        rgb = _frame_rgb(item['image'])
         for k, (spec, v) in enumerate(self.views.items()):
             ax = fig.add_subplot(gs[0, k])
             pred, t, c, whose = self._scored_at(spec, v)
-            ax.imshow(draw_view(_frame_rgb(item['image']), v['map'].numpy(), self.overlay.value, self.opacity.value, pred.numpy(),
+            ax.imshow(draw_view(rgb, v['map'].numpy(), self.overlay.value, self.opacity.value, pred.numpy(),
                                 mask if self.show_mask.value else None))
             for (x0, y0, x1, y1), ec, ls in ([(b, 'yellow', ':') for b in boxes] + [(b, 'silver', '--') for b in own_boxes]
                                              if self.show_boxes.value else []):
@@ -739,9 +749,8 @@ class VideoExplorer(W.VBox):
         return overlay(frame, self.vh.heat(i, self.scale.value), self.opacity.value, tuple(self.vh.peaks[i]))
 
     def _draw(self, *_):
-        from PIL import Image
         vh, i = self.vh, self.frame.value
-        buf = io.BytesIO(); Image.fromarray(self.image(i)).save(buf, 'PNG'); self.picture.value = buf.getvalue()
+        self.picture.value = png_bytes(self.image(i))
         sr, w = vh.inputs['sr'], vh.inputs['seconds']
         s = float(vh.heard[vh.map_of[i]] - vh.span[0]); k = int(round(s * sr))
         self.heard.value = wav_bytes(vh.wave[k:k + int(round(w * sr))], sr)
